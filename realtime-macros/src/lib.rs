@@ -1,0 +1,1 @@
+//! Procedural macros of the `realtime` crate; use them through `realtime`.

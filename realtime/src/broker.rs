@@ -1,0 +1,395 @@
+//! The broker: the registry of connected clients, the topic index, and fan-out.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use bytes::Bytes;
+use http::HeaderMap;
+use serde::Serialize;
+
+use crate::auth::{self, Authenticator, RequestAuth};
+use crate::client::Client;
+use crate::client_id::ClientId;
+use crate::config::{Builder, Config, Hooks};
+use crate::error::{Delivery, SendError};
+use crate::filter;
+use crate::frame;
+use crate::subscription::Subscription;
+
+const SHARDS: usize = 16;
+
+/// The realtime broker: one per application, shared by every handler and task.
+///
+/// Cheap to clone: clones are handles to the same broker. Mount its endpoint on a router with
+/// [`Realtime::mount`], then send from anywhere with [`Realtime::send`] or
+/// [`Realtime::send_to`].
+#[derive(Clone)]
+pub struct Realtime {
+    shared: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    authenticator: Box<dyn Authenticator>,
+    hooks: Hooks,
+    /// Clients by id, in shards so that connects and disconnects of unrelated clients do not
+    /// queue on one lock.
+    registry: Box<[Mutex<HashMap<ClientId, Client>>]>,
+    /// Subscribers by topic, so a send costs time in proportion to that topic's subscribers.
+    topics: RwLock<HashMap<Arc<str>, HashMap<ClientId, Subscriber>>>,
+    /// Clients whose queue overflowed outside a fan-out, waiting to be unregistered.
+    overflowed: Mutex<Vec<Client>>,
+    epoch: String,
+    sequence: AtomicU64,
+}
+
+/// One client's entry under one topic: the keys it listens to that topic with.
+struct Subscriber {
+    client: Client,
+    keys: Vec<Arc<str>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Default for Realtime {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Realtime {
+    /// A broker with default settings, where everyone is a guest.
+    #[must_use]
+    pub fn new() -> Self {
+        Builder::default().build()
+    }
+
+    /// A builder for a broker with an authenticator, hooks or other settings.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    pub(crate) fn from_builder(builder: Builder) -> Self {
+        let epoch = ClientId::random().as_str()[..8].to_owned();
+        Self {
+            shared: Arc::new(Shared {
+                config: builder.config,
+                authenticator: builder.authenticator,
+                hooks: builder.hooks,
+                registry: (0..SHARDS).map(|_| Mutex::default()).collect(),
+                topics: RwLock::default(),
+                overflowed: Mutex::default(),
+                epoch,
+                sequence: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    pub(crate) fn shared_arc(&self) -> Arc<Shared> {
+        Arc::clone(&self.shared)
+    }
+
+    /// Sends `payload`, JSON-encoded, to the subscribers of `topic` that the seed's default
+    /// filter lets through: when `sender` is authenticated, only clients authenticated as the
+    /// same user; when `sender` is a guest, every subscriber.
+    ///
+    /// # Errors
+    ///
+    /// See [`SendError`]; nothing is sent when it fails.
+    pub fn send<T: Serialize + ?Sized>(
+        &self,
+        topic: &str,
+        payload: &T,
+        sender: &RequestAuth,
+    ) -> Result<Delivery, SendError> {
+        self.send_to(topic, payload, filter::default_for(sender))
+    }
+
+    /// Sends `payload`, JSON-encoded, to the subscribers of `topic` that `filter` accepts.
+    /// [`everyone`](crate::everyone) accepts all.
+    ///
+    /// The payload is encoded and framed once; every recipient shares those bytes. A client
+    /// subscribed under several keys of the topic (`chat` and `chat?options=...`) gets the
+    /// message under each, and counts once. A client whose queue is full is disconnected
+    /// instead of waited for.
+    ///
+    /// The filter runs while the topic index is read-locked: it must not send or subscribe.
+    ///
+    /// # Errors
+    ///
+    /// See [`SendError`]; nothing is sent when it fails.
+    pub fn send_to<T, F>(&self, topic: &str, payload: &T, filter: F) -> Result<Delivery, SendError>
+    where
+        T: Serialize + ?Sized,
+        F: Fn(&ClientId, &Client) -> bool,
+    {
+        if !frame::is_valid_event_name(topic) || topic.contains('?') {
+            return Err(SendError::InvalidTopic(topic.to_owned()));
+        }
+        let data = serde_json::to_vec(payload).map_err(SendError::Encode)?;
+        Ok(self.shared.fan_out(topic, &data, filter))
+    }
+
+    /// The client with this id, if it is connected.
+    #[must_use]
+    pub fn client(&self, id: &str) -> Option<Client> {
+        self.shared.find(id)
+    }
+
+    /// Every connected client.
+    #[must_use]
+    pub fn clients(&self) -> Vec<Client> {
+        self.shared
+            .registry
+            .iter()
+            .flat_map(|shard| lock(shard).values().cloned().collect::<Vec<_>>())
+            .collect()
+    }
+
+    /// How many clients are connected.
+    #[must_use]
+    pub fn client_count(&self) -> usize {
+        self.shared
+            .registry
+            .iter()
+            .map(|shard| lock(shard).len())
+            .sum()
+    }
+
+    /// The clients subscribed to `topic`, under any key.
+    #[must_use]
+    pub fn subscribers(&self, topic: &str) -> Vec<Client> {
+        self.shared
+            .read_topics()
+            .get(topic)
+            .map(|subs| subs.values().map(|sub| sub.client.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Ends every stream (clients reconnect); returns how many there were.
+    #[allow(clippy::must_use_candidate, reason = "ending the streams is the point")]
+    pub fn disconnect_all(&self) -> usize {
+        let clients = self.clients();
+        for client in &clients {
+            client.disconnect();
+        }
+        clients.len()
+    }
+
+    /// The auth of a request, from its `Authorization` header (raw token or `Bearer`); a
+    /// missing, invalid or expired token is a guest.
+    #[must_use]
+    pub fn authenticate(&self, headers: &HeaderMap) -> RequestAuth {
+        auth::token_from_headers(headers)
+            .and_then(|token| self.shared.authenticator.authenticate(token))
+            .into()
+    }
+}
+
+impl Shared {
+    fn shard(&self, id: &str) -> &Mutex<HashMap<ClientId, Client>> {
+        let hash = id
+            .bytes()
+            .take(8)
+            .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b.into()));
+        &self.registry[hash % SHARDS]
+    }
+
+    fn read_topics(&self) -> RwLockReadGuard<'_, HashMap<Arc<str>, HashMap<ClientId, Subscriber>>> {
+        self.topics.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write_topics(
+        &self,
+    ) -> RwLockWriteGuard<'_, HashMap<Arc<str>, HashMap<ClientId, Subscriber>>> {
+        self.topics.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Registers a new client whose stream is about to open, with its `PB_CONNECT` queued.
+    pub(crate) fn connect(self: &Arc<Self>, remote_ip: Option<IpAddr>) -> Client {
+        self.reap();
+        let client = Client::new(remote_ip, self.config.queue_capacity, Arc::downgrade(self));
+        if let Some(hook) = &self.hooks.on_connect {
+            hook(&client);
+        }
+        client.push(frame::connect(client.id().as_str()));
+        lock(self.shard(client.id().as_str())).insert(client.id().clone(), client.clone());
+        client
+    }
+
+    pub(crate) fn find(&self, id: &str) -> Option<Client> {
+        lock(self.shard(id)).get(id).cloned()
+    }
+
+    /// Removes a client from the index and the registry; runs the disconnect hook the first
+    /// time only.
+    pub(crate) fn unregister(&self, client: &Client) {
+        // Closing first means a concurrent subscription change, which checks under the topic
+        // lock, cannot put the client back once it is gone.
+        client.state().outbox.close();
+        {
+            let mut topics = self.write_topics();
+            for sub in client.replace_subscriptions(Vec::new()) {
+                remove_subscriber(&mut topics, sub.topic(), client.id());
+            }
+        }
+        let removed = {
+            let mut shard = lock(self.shard(client.id().as_str()));
+            match shard.get(client.id()) {
+                Some(found) if found.ptr_eq(client) => shard.remove(client.id()),
+                _ => None,
+            }
+        };
+        if removed.is_some()
+            && let Some(hook) = &self.hooks.on_disconnect
+        {
+            hook(client);
+        }
+    }
+
+    /// Replaces a client's whole subscription set; false if the client is already gone.
+    pub(crate) fn replace_subscriptions(&self, client: &Client, keys: Vec<Subscription>) -> bool {
+        if let Some(hook) = &self.hooks.on_subscribe {
+            let old = client.subscriptions();
+            for sub in keys
+                .iter()
+                .filter(|sub| !old.iter().any(|k| k == sub.key()))
+            {
+                hook(client, sub);
+            }
+        }
+        let mut topics = self.write_topics();
+        if client.is_closed() {
+            return false;
+        }
+        for sub in &client.replace_subscriptions(Vec::new()) {
+            remove_subscriber(&mut topics, sub.topic(), client.id());
+        }
+        for sub in &keys {
+            let subscriber = topics
+                .entry(Arc::from(sub.topic()))
+                .or_default()
+                .entry(client.id().clone())
+                .or_insert_with(|| Subscriber {
+                    client: client.clone(),
+                    keys: Vec::new(),
+                });
+            if !subscriber.keys.iter().any(|key| **key == *sub.key()) {
+                subscriber.keys.push(sub.shared_key().clone());
+            }
+        }
+        client.replace_subscriptions(keys);
+        true
+    }
+
+    fn next_message_id(&self) -> String {
+        let seq = self.sequence.fetch_add(1, Ordering::Relaxed) + 1;
+        format!("{}-{seq}", self.epoch)
+    }
+
+    fn fan_out<F>(&self, topic: &str, data: &[u8], filter: F) -> Delivery
+    where
+        F: Fn(&ClientId, &Client) -> bool,
+    {
+        let mut delivery = Delivery::default();
+        let mut overflowed = Vec::new();
+        {
+            let topics = self.read_topics();
+            let Some(subscribers) = topics.get(topic) else {
+                return delivery;
+            };
+            let id = self.next_message_id();
+            let plain = frame::event(&id, topic, data);
+            // Keys with options need frames of their own; each is built once per send.
+            let mut keyed: Vec<(&str, Bytes)> = Vec::new();
+            for (client_id, subscriber) in subscribers {
+                if !filter(client_id, &subscriber.client) {
+                    continue;
+                }
+                let mut queued = false;
+                for key in &subscriber.keys {
+                    let frame = if key.len() == topic.len() {
+                        plain.clone()
+                    } else if let Some((_, frame)) = keyed.iter().find(|(k, _)| *k == &**key) {
+                        frame.clone()
+                    } else {
+                        let frame = frame::event(&id, key, data);
+                        keyed.push((key, frame.clone()));
+                        frame
+                    };
+                    match subscriber.client.state().outbox.push(frame) {
+                        crate::outbox::Push::Queued => queued = true,
+                        crate::outbox::Push::Closed => {}
+                        crate::outbox::Push::Overflowed => {
+                            overflowed.push(subscriber.client.clone());
+                            break;
+                        }
+                    }
+                }
+                if queued {
+                    delivery.reached += 1;
+                }
+            }
+        }
+        delivery.dropped = overflowed.len();
+        for client in &overflowed {
+            tracing::warn!(client = %client.id(), topic, "queue full; disconnecting slow client");
+            self.unregister(client);
+        }
+        self.reap();
+        delivery
+    }
+
+    /// Queues a client whose queue overflowed outside a fan-out for removal.
+    pub(crate) fn overflowed(&self, client: Client) {
+        lock(&self.overflowed).push(client);
+        self.reap();
+    }
+
+    /// Unregisters overflowed clients, unless the topic index is busy (this may run inside a
+    /// filter); the next send or connect does it then.
+    fn reap(&self) {
+        let pending = std::mem::take(&mut *lock(&self.overflowed));
+        if pending.is_empty() {
+            return;
+        }
+        if self.topics.try_write().is_err() {
+            lock(&self.overflowed).extend(pending);
+            return;
+        }
+        for client in &pending {
+            self.unregister(client);
+        }
+    }
+}
+
+fn remove_subscriber(
+    topics: &mut HashMap<Arc<str>, HashMap<ClientId, Subscriber>>,
+    topic: &str,
+    id: &ClientId,
+) {
+    if let Some(subscribers) = topics.get_mut(topic) {
+        subscribers.remove(id);
+        if subscribers.is_empty() {
+            topics.remove(topic);
+        }
+    }
+}
+
+impl fmt::Debug for Realtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Realtime")
+            .field("clients", &self.client_count())
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,234 @@
+//! The client object: one connected stream, as filters and hooks see it.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::auth::AuthRecord;
+use crate::broker::Shared;
+use crate::client_id::ClientId;
+use crate::error::SendError;
+use crate::frame;
+use crate::outbox::{Outbox, Push};
+use crate::subscription::Subscription;
+
+/// The key under which a client's auth record is stored, as in PocketBase.
+pub const AUTH_KEY: &str = "auth";
+
+type Value = Arc<dyn Any + Send + Sync>;
+
+/// One connected stream: its id, its subscriptions, its auth, and a store of values the
+/// application keeps on it (PocketBase's subscription client).
+///
+/// Cheap to clone: clones are handles to the same client.
+#[derive(Clone)]
+pub struct Client {
+    state: Arc<ClientState>,
+}
+
+pub(crate) struct ClientState {
+    id: ClientId,
+    remote_ip: Option<IpAddr>,
+    connected_at: Instant,
+    store: Mutex<HashMap<String, Value>>,
+    /// Written only while the broker's topic index is locked for writing, so that the two
+    /// always agree.
+    subscriptions: Mutex<Vec<Subscription>>,
+    pub(crate) outbox: Outbox,
+    broker: Weak<Shared>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Client {
+    pub(crate) fn new(
+        remote_ip: Option<IpAddr>,
+        queue_capacity: usize,
+        broker: Weak<Shared>,
+    ) -> Self {
+        Self {
+            state: Arc::new(ClientState {
+                id: ClientId::random(),
+                remote_ip,
+                connected_at: Instant::now(),
+                store: Mutex::default(),
+                subscriptions: Mutex::default(),
+                outbox: Outbox::new(queue_capacity),
+                broker,
+            }),
+        }
+    }
+
+    pub(crate) fn state(&self) -> &ClientState {
+        &self.state
+    }
+
+    /// The client's id.
+    #[must_use]
+    pub fn id(&self) -> &ClientId {
+        &self.state.id
+    }
+
+    /// The address the stream was opened from, when the server was started with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`.
+    #[must_use]
+    pub fn remote_ip(&self) -> Option<IpAddr> {
+        self.state.remote_ip
+    }
+
+    /// When the stream was opened.
+    #[must_use]
+    pub fn connected_at(&self) -> Instant {
+        self.state.connected_at
+    }
+
+    /// A value stored on the client, if there is one of type `T` under `key`.
+    ///
+    /// ```
+    /// # let client = realtime::Client::detached();
+    /// client.set("roomId", String::from("123"));
+    /// assert_eq!(client.get::<String>("roomId").as_deref(), Some("123"));
+    /// assert_eq!(client.get::<u32>("roomId"), None);
+    /// ```
+    #[must_use]
+    pub fn get<T: Any + Send + Sync + Clone>(&self, key: &str) -> Option<T> {
+        lock(&self.state.store)
+            .get(key)
+            .and_then(|value| value.downcast_ref::<T>())
+            .cloned()
+    }
+
+    /// Stores a value on the client, replacing any under the same key.
+    pub fn set<T: Any + Send + Sync>(&self, key: impl Into<String>, value: T) {
+        lock(&self.state.store).insert(key.into(), Arc::new(value));
+    }
+
+    /// Removes the value under `key`; whether there was one.
+    #[allow(clippy::must_use_candidate, reason = "removing is the point")]
+    pub fn unset(&self, key: &str) -> bool {
+        lock(&self.state.store).remove(key).is_some()
+    }
+
+    /// Whether a value is stored under `key`, whatever its type.
+    #[must_use]
+    pub fn has(&self, key: &str) -> bool {
+        lock(&self.state.store).contains_key(key)
+    }
+
+    /// The auth record bound to the client by its `POST /api/realtime`, `None` for a guest.
+    /// The same record is stored under [`AUTH_KEY`], so `client.get::<AuthRecord>("auth")`
+    /// works too.
+    #[must_use]
+    pub fn auth(&self) -> Option<AuthRecord> {
+        self.get(AUTH_KEY)
+    }
+
+    pub(crate) fn auth_id_is(&self, id: &str) -> bool {
+        lock(&self.state.store)
+            .get(AUTH_KEY)
+            .and_then(|value| value.downcast_ref::<AuthRecord>())
+            .is_some_and(|record| record.id() == id)
+    }
+
+    /// Whether the client listens to `topic`, under the plain key or one with options
+    /// (`news?options=...`). An exact key with options matches too.
+    #[must_use]
+    pub fn has_subscription(&self, topic: &str) -> bool {
+        lock(&self.state.subscriptions)
+            .iter()
+            .any(|sub| sub.topic() == topic || sub.key() == topic)
+    }
+
+    /// The client's subscription keys, exactly as it sent them.
+    #[must_use]
+    pub fn subscriptions(&self) -> Vec<String> {
+        lock(&self.state.subscriptions)
+            .iter()
+            .map(|sub| sub.key().to_owned())
+            .collect()
+    }
+
+    /// The client's subscriptions with their parsed options.
+    #[must_use]
+    pub fn subscription_details(&self) -> Vec<Subscription> {
+        lock(&self.state.subscriptions).clone()
+    }
+
+    pub(crate) fn replace_subscriptions(
+        &self,
+        subscriptions: Vec<Subscription>,
+    ) -> Vec<Subscription> {
+        std::mem::replace(&mut *lock(&self.state.subscriptions), subscriptions)
+    }
+
+    /// Sends one event to this client alone, JSON-encoded, under the event name `event`.
+    /// Returns whether it was queued; a client whose queue is full is disconnected.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::InvalidTopic`] if `event` is empty or holds CR, LF or NUL;
+    /// [`SendError::Encode`] if the payload cannot be encoded as JSON.
+    pub fn send<T: Serialize + ?Sized>(&self, event: &str, payload: &T) -> Result<bool, SendError> {
+        if !frame::is_valid_event_name(event) {
+            return Err(SendError::InvalidTopic(event.to_owned()));
+        }
+        let data = serde_json::to_vec(payload).map_err(SendError::Encode)?;
+        let frame = frame::event(self.id().as_str(), event, &data);
+        Ok(self.push(frame))
+    }
+
+    /// Queues a frame; on overflow, hands the client to the broker for removal.
+    pub(crate) fn push(&self, frame: bytes::Bytes) -> bool {
+        match self.state.outbox.push(frame) {
+            Push::Queued => true,
+            Push::Closed => false,
+            Push::Overflowed => {
+                if let Some(broker) = self.state.broker.upgrade() {
+                    broker.overflowed(self.clone());
+                }
+                false
+            }
+        }
+    }
+
+    /// Ends the client's stream after what is already queued; it is unregistered at once.
+    pub fn disconnect(&self) {
+        self.state.outbox.close();
+        if let Some(broker) = self.state.broker.upgrade() {
+            broker.unregister(self);
+        }
+    }
+
+    /// Whether the stream has been closed (by the server, or a full queue).
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.state.outbox.is_closed()
+    }
+
+    /// A client attached to no broker and no stream, for tests and doc examples of filters.
+    #[must_use]
+    pub fn detached() -> Self {
+        Self::new(None, 16, Weak::new())
+    }
+
+    pub(crate) fn ptr_eq(&self, other: &Client) -> bool {
+        Arc::ptr_eq(&self.state, &other.state)
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("id", self.id())
+            .field("subscriptions", &self.subscriptions())
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}

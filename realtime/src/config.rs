@@ -1,0 +1,150 @@
+//! Settings of a broker, and the builder that sets them.
+
+use std::time::Duration;
+
+use crate::auth::{Authenticator, Guests};
+use crate::broker::Realtime;
+use crate::client::Client;
+use crate::subscription::Subscription;
+
+pub(crate) type ClientHook = Box<dyn Fn(&Client) + Send + Sync>;
+pub(crate) type SubscribeHook = Box<dyn Fn(&Client, &Subscription) + Send + Sync>;
+
+/// How streams behave. Defaults: a heartbeat every 20 s, no idle or maximum lifetime (the
+/// heartbeat already reveals dead peers), 1024 queued messages per client, and the same-address
+/// check of PocketBase ≥ 0.38.2.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) heartbeat: Option<Duration>,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) max_lifetime: Option<Duration>,
+    pub(crate) queue_capacity: usize,
+    pub(crate) check_remote_ip: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            heartbeat: Some(Duration::from_secs(20)),
+            idle_timeout: None,
+            max_lifetime: None,
+            queue_capacity: 1024,
+            check_remote_ip: true,
+        }
+    }
+}
+
+#[derive(Default)]
+#[allow(
+    clippy::struct_field_names,
+    reason = "the hooks are named as the builder's methods"
+)]
+pub(crate) struct Hooks {
+    pub(crate) on_connect: Option<ClientHook>,
+    pub(crate) on_subscribe: Option<SubscribeHook>,
+    pub(crate) on_disconnect: Option<ClientHook>,
+}
+
+/// Builds a [`Realtime`] broker.
+///
+/// ```
+/// use std::time::Duration;
+/// use realtime::{JwtAuth, Realtime};
+///
+/// let rt = Realtime::builder()
+///     .authenticator(JwtAuth::new(b"a secret of at least 32 bytes!!!"))
+///     .heartbeat(Some(Duration::from_secs(15)))
+///     .on_subscribe(|client, sub| {
+///         if let Some(room) = sub.options().query.get("roomId") {
+///             client.set("roomId", room.clone());
+///         }
+///     })
+///     .build();
+/// # drop(rt);
+/// ```
+#[must_use]
+pub struct Builder {
+    pub(crate) config: Config,
+    pub(crate) authenticator: Box<dyn Authenticator>,
+    pub(crate) hooks: Hooks,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self {
+            config: Config::default(),
+            authenticator: Box::new(Guests),
+            hooks: Hooks::default(),
+        }
+    }
+}
+
+impl Builder {
+    /// How requests' tokens become auth records. Without one, everyone is a guest.
+    pub fn authenticator(mut self, authenticator: impl Authenticator) -> Self {
+        self.authenticator = Box::new(authenticator);
+        self
+    }
+
+    /// How often a quiet stream gets a heartbeat comment; `None` turns heartbeats off.
+    pub fn heartbeat(mut self, every: Option<Duration>) -> Self {
+        self.config.heartbeat = every;
+        self
+    }
+
+    /// Ends a stream that had no message for this long (heartbeats do not count); clients
+    /// reconnect. PocketBase uses 5 minutes.
+    pub fn idle_timeout(mut self, after: Option<Duration>) -> Self {
+        self.config.idle_timeout = after;
+        self
+    }
+
+    /// Ends every stream after this long; clients reconnect. PocketBase uses 30 minutes.
+    pub fn max_lifetime(mut self, after: Option<Duration>) -> Self {
+        self.config.max_lifetime = after;
+        self
+    }
+
+    /// How many messages may wait for one client. A client that falls further behind is
+    /// disconnected rather than allowed to slow anyone else or hold memory without bound.
+    pub fn queue_capacity(mut self, messages: usize) -> Self {
+        self.config.queue_capacity = messages.max(1);
+        self
+    }
+
+    /// Whether a `POST /api/realtime` must come from the address that opened the stream
+    /// (PocketBase ≥ 0.38.2 checks this). On by default; it needs the server started with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`, and is skipped without it.
+    pub fn check_remote_ip(mut self, check: bool) -> Self {
+        self.config.check_remote_ip = check;
+        self
+    }
+
+    /// Runs when a stream opens, before its `PB_CONNECT` is written.
+    pub fn on_connect(mut self, hook: impl Fn(&Client) + Send + Sync + 'static) -> Self {
+        self.hooks.on_connect = Some(Box::new(hook));
+        self
+    }
+
+    /// Runs for each key a `POST /api/realtime` adds to a client, before the key receives
+    /// anything: the place to copy options (such as `options.query.roomId`) onto the client.
+    pub fn on_subscribe(
+        mut self,
+        hook: impl Fn(&Client, &Subscription) + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.on_subscribe = Some(Box::new(hook));
+        self
+    }
+
+    /// Runs once when a client is gone: its stream ended, or the server disconnected it.
+    pub fn on_disconnect(mut self, hook: impl Fn(&Client) + Send + Sync + 'static) -> Self {
+        self.hooks.on_disconnect = Some(Box::new(hook));
+        self
+    }
+
+    /// The broker.
+    #[must_use]
+    pub fn build(self) -> Realtime {
+        Realtime::from_builder(self)
+    }
+}

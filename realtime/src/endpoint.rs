@@ -1,0 +1,137 @@
+//! `GET` and `POST /api/realtime`, as PocketBase serves them.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use http::{HeaderValue, StatusCode};
+
+use crate::api_error::ApiError;
+use crate::broker::Realtime;
+use crate::client::AUTH_KEY;
+use crate::stream::EventStream;
+use crate::subscribe_request::SubscribeRequest;
+use crate::subscription::Subscription;
+
+/// The path of the realtime endpoint, fixed by the PocketBase clients.
+pub const PATH: &str = "/api/realtime";
+
+impl Realtime {
+    /// Mounts `GET` and `POST /api/realtime` on `router`, and makes this broker available to
+    /// the [`RequestAuth`](crate::RequestAuth) extractor of every route added before.
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use realtime::Realtime;
+    ///
+    /// let rt = Realtime::new();
+    /// let app: Router = rt.mount(Router::new().route("/", get(|| async { "hello" })));
+    /// # drop(app);
+    /// ```
+    ///
+    /// To let `POST /api/realtime` check that it comes from the address that opened the stream
+    /// (as PocketBase does), serve with `into_make_service_with_connect_info::<SocketAddr>()`.
+    pub fn mount<S>(&self, router: Router<S>) -> Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
+        let (stream_rt, subscribe_rt) = (self.clone(), self.clone());
+        router
+            .route(
+                PATH,
+                get(move |request: Request| async move { open_stream(&stream_rt, &request) }).post(
+                    move |request: Request| async move { subscribe(&subscribe_rt, request).await },
+                ),
+            )
+            .layer(Extension(self.clone()))
+    }
+}
+
+fn remote_addr(request: &Request) -> Option<SocketAddr> {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0)
+}
+
+fn open_stream(rt: &Realtime, request: &Request) -> Response {
+    let shared = rt.shared_arc();
+    let client = shared.connect(remote_addr(request).map(|addr| addr.ip()));
+    tracing::debug!(client = %client.id(), "realtime stream opened");
+    let body = EventStream::new(client, Arc::downgrade(&shared), &shared.config);
+    let mut response = Body::new(body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+async fn subscribe(rt: &Realtime, request: Request) -> Response {
+    match try_subscribe(rt, request).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// PocketBase's checks, in PocketBase's order.
+async fn try_subscribe(rt: &Realtime, request: Request) -> Result<(), ApiError> {
+    let remote = remote_addr(&request);
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, SubscribeRequest::MAX_BODY)
+        .await
+        .map_err(|_| ApiError::bad_request())?;
+    let form = SubscribeRequest::parse(&parts.headers, &body)?;
+    form.validate()?;
+
+    let shared = rt.shared();
+    let client = shared
+        .find(&form.client_id)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "Missing or invalid client id."))?;
+    if shared.config.check_remote_ip
+        && let (Some(opened_from), Some(remote)) = (client.remote_ip(), remote)
+        && opened_from != remote.ip()
+    {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "Invalid realtime client.",
+        ));
+    }
+
+    let auth = rt.authenticate(&parts.headers);
+    match (client.auth(), auth.record()) {
+        (Some(bound), Some(new)) if bound.same_principal(new) => client.set(AUTH_KEY, new.clone()),
+        (Some(_), _) => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "The current and the previous request authorization don't match.",
+            ));
+        }
+        (None, Some(new)) => client.set(AUTH_KEY, new.clone()),
+        (None, None) => {}
+    }
+
+    // A set: empty keys are ignored and duplicates collapse, as in PocketBase.
+    let mut seen = HashSet::with_capacity(form.subscriptions.len());
+    let subscriptions = form
+        .subscriptions
+        .iter()
+        .filter(|key| !key.is_empty() && seen.insert(key.as_str()))
+        .map(|key| Subscription::parse(key))
+        .collect();
+    if shared.replace_subscriptions(&client, subscriptions) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "Missing or invalid client id.",
+        ))
+    }
+}

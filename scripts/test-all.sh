@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace on a fresh machine: installs what the tests need (the JS
+# packages from the committed lockfile, and Node.js if missing), then runs them all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "== installing Node.js (Debian packages)"
+  apt-get update -qq && apt-get install -y -qq nodejs npm
+fi
+
+echo "== installing the JS test packages (tests/js/package-lock.json)"
+npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+
+echo "== cargo test --workspace"
+cargo test --workspace --all-targets
+cargo test --workspace --doc

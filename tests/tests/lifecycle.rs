@@ -1,0 +1,158 @@
+//! Clients come and go: the registry forgets them, slow ones are cut off, and the broker stays
+//! consistent while sends race connects, subscribes and disconnects.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use realtime::Realtime;
+use realtime_tests::raw_http::{READ_TIMEOUT, SseStream, post_realtime};
+use realtime_tests::server::TestServer;
+
+async fn serve(rt: &Realtime) -> TestServer {
+    TestServer::start(rt.mount(axum::Router::new())).await
+}
+
+/// Polls until `done` holds, failing the test after five seconds.
+async fn eventually(what: &str, done: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !done() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_closed_stream_leaves_nothing_registered() {
+    let disconnects = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&disconnects);
+    let rt = Realtime::builder()
+        .on_disconnect(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        })
+        .build();
+    let server = serve(&rt).await;
+    let mut stream = SseStream::open(server.addr, &[]).await;
+    let id = stream.client_id().await;
+    let body = format!(r#"{{"clientId":"{id}","subscriptions":["chat"]}}"#);
+    assert_eq!(post_realtime(server.addr, &body, None).await.status, 204);
+    assert_eq!(rt.subscribers("chat").len(), 1);
+    drop(stream);
+    eventually("the client is unregistered", || rt.client_count() == 0).await;
+    assert!(rt.subscribers("chat").is_empty());
+    assert_eq!(
+        disconnects.load(Ordering::SeqCst),
+        1,
+        "the hook runs exactly once"
+    );
+    let response = post_realtime(server.addr, &body, None).await;
+    assert_eq!(
+        response.status, 404,
+        "a gone client cannot be subscribed again"
+    );
+}
+
+#[tokio::test]
+async fn disconnect_all_ends_every_stream() {
+    let rt = Realtime::new();
+    let server = serve(&rt).await;
+    let mut streams = Vec::new();
+    for _ in 0..3 {
+        let mut stream = SseStream::open(server.addr, &[]).await;
+        stream.client_id().await;
+        streams.push(stream);
+    }
+    assert_eq!(rt.disconnect_all(), 3);
+    assert_eq!(rt.client_count(), 0);
+    for stream in &mut streams {
+        assert!(stream.ended_within(READ_TIMEOUT).await);
+    }
+}
+
+// One thread: the sends below run back to back, with no chance for the stream to drain.
+#[tokio::test(flavor = "current_thread")]
+async fn a_full_queue_disconnects_only_that_client() {
+    let rt = Realtime::builder().queue_capacity(4).build();
+    let server = serve(&rt).await;
+    let mut slow = SseStream::open(server.addr, &[]).await;
+    let slow_id = slow.client_id().await;
+    let mut fast = SseStream::open(server.addr, &[]).await;
+    let fast_id = fast.client_id().await;
+    for id in [&slow_id, &fast_id] {
+        let body = format!(r#"{{"clientId":"{id}","subscriptions":["chat"]}}"#);
+        assert_eq!(post_realtime(server.addr, &body, None).await.status, 204);
+    }
+    // Only the fast client's stream gets to drain between sends.
+    let fast_client = rt.client(&fast_id).unwrap();
+    let mut dropped = 0;
+    for n in 0..6 {
+        let delivery = rt
+            .send_to(
+                "chat",
+                &n,
+                |id: &realtime::ClientId, _: &realtime::Client| *id == slow_id,
+            )
+            .unwrap();
+        dropped += delivery.dropped;
+    }
+    assert_eq!(dropped, 1, "the slow client overflowed once");
+    assert!(rt.client(&slow_id).is_none());
+    assert!(slow.ended_within(READ_TIMEOUT).await);
+    let delivery = rt
+        .send_to("chat", &"still here", realtime::everyone)
+        .unwrap();
+    assert_eq!((delivery.reached, delivery.dropped), (1, 0));
+    let event = fast.next_event(READ_TIMEOUT).await.unwrap();
+    assert!(event.ends_with("data:\"still here\"\n\n"), "{event}");
+    assert!(!fast_client.is_closed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_racing_connects_subscribes_and_disconnects_stay_consistent() {
+    let rt = Realtime::new();
+    let server = Arc::new(serve(&rt).await);
+    let sender = {
+        let rt = rt.clone();
+        tokio::spawn(async move {
+            let mut sent = 0u32;
+            for n in 0..2000u32 {
+                let _ = rt.send_to("chat", &n, realtime::everyone).unwrap();
+                sent += 1;
+                if n % 20 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+            sent
+        })
+    };
+    let mut churners = Vec::new();
+    for worker in 0..4 {
+        let server = Arc::clone(&server);
+        churners.push(tokio::spawn(async move {
+            for round in 0..15 {
+                let mut stream = SseStream::open(server.addr, &[]).await;
+                let id = stream.client_id().await;
+                let keys = if (worker + round) % 2 == 0 {
+                    r#"["chat","news"]"#
+                } else {
+                    r#"["chat?options=%7B%7D"]"#
+                };
+                let body = format!(r#"{{"clientId":"{id}","subscriptions":{keys}}}"#);
+                let response = post_realtime(server.addr, &body, None).await;
+                assert_eq!(response.status, 204, "{}", response.text());
+                // Read a little, so some streams end mid-delivery.
+                let _ = stream.next_event(Duration::from_millis(5)).await;
+            }
+        }));
+    }
+    for churner in churners {
+        churner.await.unwrap();
+    }
+    assert_eq!(sender.await.unwrap(), 2000);
+    eventually("every stream is unregistered", || rt.client_count() == 0).await;
+    assert!(rt.subscribers("chat").is_empty());
+    assert!(rt.subscribers("news").is_empty());
+}

@@ -1,0 +1,408 @@
+//! The realtime endpoint byte for byte: stream framing, subscriptions, error bodies, lifetimes.
+
+use std::time::Duration;
+
+use realtime::{JwtAuth, Realtime, RequestAuth};
+use realtime_tests::raw_http::{READ_TIMEOUT, SseStream, post_realtime, request};
+use realtime_tests::server::TestServer;
+
+const QUIET: Duration = Duration::from_millis(300);
+
+async fn serve(rt: &Realtime) -> TestServer {
+    TestServer::start(rt.mount(axum::Router::new())).await
+}
+
+async fn subscribe(server: &TestServer, id: &str, keys: &str) {
+    let body = format!(r#"{{"clientId":"{id}","subscriptions":{keys}}}"#);
+    let response = post_realtime(server.addr, &body, None).await;
+    assert_eq!(response.status, 204, "{}", response.text());
+    assert!(response.body.is_empty());
+}
+
+fn split_id(block: &str) -> (&str, &str) {
+    let rest = block.strip_prefix("id:").expect("event starts with id:");
+    rest.split_once('\n').expect("id line")
+}
+
+#[tokio::test]
+async fn stream_opens_with_pocketbase_headers_and_connect_event() {
+    let rt = Realtime::new();
+    let server = serve(&rt).await;
+    let mut stream = SseStream::open(server.addr, &[]).await;
+    assert_eq!(stream.status, 200);
+    assert_eq!(stream.header("content-type"), Some("text/event-stream"));
+    assert_eq!(stream.header("cache-control"), Some("no-store"));
+    assert_eq!(stream.header("x-accel-buffering"), Some("no"));
+    let id = stream.client_id().await;
+    assert_eq!(id.len(), 40);
+    assert!(id.bytes().all(|b| b.is_ascii_alphanumeric()));
+    assert_eq!(rt.client_count(), 1);
+    assert!(rt.client(&id).is_some());
+}
+
+#[tokio::test]
+async fn send_is_framed_once_under_every_key_of_the_topic() {
+    let rt = Realtime::new();
+    let server = serve(&rt).await;
+    let mut stream = SseStream::open(server.addr, &[]).await;
+    let id = stream.client_id().await;
+    let options = "chat?options=%7B%22query%22%3A%7B%22roomId%22%3A%22r1%22%7D%7D";
+    subscribe(&server, &id, &format!(r#"["chat","","{options}","news"]"#)).await;
+    assert_eq!(
+        rt.client(&id).unwrap().subscriptions(),
+        ["chat", options, "news"]
+    );
+
+    let html = "<div class=\"m\">\n hi</script></div>";
+    let delivery = rt.send_to("chat", html, realtime::everyone).unwrap();
+    assert_eq!(
+        delivery.reached, 1,
+        "a client counts once however many keys match"
+    );
+    let plain = stream.next_event(READ_TIMEOUT).await.unwrap();
+    let keyed = stream.next_event(READ_TIMEOUT).await.unwrap();
+    let (message_id, rest) = split_id(&plain);
+    assert_eq!(
+        rest,
+        "event:chat\ndata:\"<div class=\\\"m\\\">\\n hi</script></div>\"\n\n"
+    );
+    let (keyed_id, keyed_rest) = split_id(&keyed);
+    assert_eq!(
+        keyed_id, message_id,
+        "both frames carry the same message id"
+    );
+    assert_eq!(
+        keyed_rest,
+        format!("event:{options}\ndata:\"<div class=\\\"m\\\">\\n hi</script></div>\"\n\n")
+    );
+    assert!(
+        stream.next_event(QUIET).await.is_none(),
+        "nothing else: {id}"
+    );
+}
+
+#[tokio::test]
+async fn unsubscribed_topics_and_replaced_sets_receive_nothing() {
+    let rt = Realtime::new();
+    let server = serve(&rt).await;
+    let mut stream = SseStream::open(server.addr, &[]).await;
+    let id = stream.client_id().await;
+    subscribe(&server, &id, r#"["chat"]"#).await;
+    subscribe(&server, &id, r#"["news"]"#).await;
+    assert_eq!(
+        rt.send_to("chat", &1, realtime::everyone).unwrap().reached,
+        0
+    );
+    assert_eq!(
+        rt.send_to("news", &2, realtime::everyone).unwrap().reached,
+        1
+    );
+    let event = stream.next_event(READ_TIMEOUT).await.unwrap();
+    assert!(event.ends_with("\nevent:news\ndata:2\n\n"), "{event}");
+    subscribe(&server, &id, "[]").await;
+    assert!(rt.subscribers("news").is_empty());
+    assert!(rt.client(&id).unwrap().subscriptions().is_empty());
+}
+
+#[tokio::test]
+async fn form_bodies_subscribe_too() {
+    let rt = Realtime::new();
+    let server = serve(&rt).await;
+    let mut stream = SseStream::open(server.addr, &[]).await;
+    let id = stream.client_id().await;
+    let body = format!("clientId={id}&subscriptions=chat&subscriptions=news");
+    let response = request(
+        server.addr,
+        "POST /api/realtime HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded",
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(response.status, 204, "{}", response.text());
+    assert_eq!(rt.client(&id).unwrap().subscriptions(), ["chat", "news"]);
+}
+
+#[tokio::test]
+async fn error_bodies_match_pocketbase() {
+    let rt = Realtime::new();
+    let server = serve(&rt).await;
+    let mut stream = SseStream::open(server.addr, &[]).await;
+    let id = stream.client_id().await;
+    let generic = "Something went wrong while processing your request.";
+
+    let response = post_realtime(server.addr, "{not json", None).await;
+    assert_eq!(response.status, 400);
+    assert_eq!(response.header("content-type"), Some("application/json"));
+    assert_eq!(
+        response.text(),
+        format!(r#"{{"data":{{}},"message":"{generic}","status":400}}"#)
+    );
+
+    let response = post_realtime(server.addr, r#"{"subscriptions":["chat"]}"#, None).await;
+    assert_eq!(response.status, 400);
+    assert_eq!(
+        response.text(),
+        format!(
+            r#"{{"data":{{"clientId":{{"code":"validation_required","message":"Cannot be blank."}}}},"message":"{generic}","status":400}}"#
+        )
+    );
+
+    let keys: Vec<String> = (0..1001).map(|i| format!("\"k{i}\"")).collect();
+    let body = format!(
+        r#"{{"clientId":"{id}","subscriptions":[{}]}}"#,
+        keys.join(",")
+    );
+    let response = post_realtime(server.addr, &body, None).await;
+    assert_eq!(response.status, 400);
+    assert_eq!(
+        response.text(),
+        format!(
+            r#"{{"data":{{"subscriptions":{{"code":"validation_length_too_long","message":"The length must be no more than 1000.","params":{{"max":1000,"min":0}}}}}},"message":"{generic}","status":400}}"#
+        )
+    );
+
+    let long = "x".repeat(2501);
+    let body = format!(r#"{{"clientId":"{id}","subscriptions":["ok","{long}"]}}"#);
+    let response = post_realtime(server.addr, &body, None).await;
+    assert_eq!(response.status, 400);
+    assert_eq!(
+        response.text(),
+        format!(
+            r#"{{"data":{{"subscriptions":{{"1":{{"code":"validation_length_too_long","message":"The length must be no more than 2500.","params":{{"max":2500,"min":0}}}}}}}},"message":"{generic}","status":400}}"#
+        )
+    );
+    assert!(
+        rt.client(&id).unwrap().subscriptions().is_empty(),
+        "a refused POST changes nothing"
+    );
+
+    let unknown = "A".repeat(40);
+    let response =
+        post_realtime(server.addr, &format!(r#"{{"clientId":"{unknown}"}}"#), None).await;
+    assert_eq!(response.status, 404);
+    assert_eq!(
+        response.text(),
+        r#"{"data":{},"message":"Missing or invalid client id.","status":404}"#
+    );
+}
+
+#[tokio::test]
+async fn keys_that_cannot_be_framed_are_refused() {
+    let rt = Realtime::new();
+    let server = serve(&rt).await;
+    let mut stream = SseStream::open(server.addr, &[]).await;
+    let id = stream.client_id().await;
+    let body = format!(r#"{{"clientId":"{id}","subscriptions":["chat","a\nevent:x"]}}"#);
+    let response = post_realtime(server.addr, &body, None).await;
+    assert_eq!(response.status, 400);
+    assert!(
+        response
+            .text()
+            .contains(r#""subscriptions":{"1":{"code":"validation_invalid_subscription""#),
+        "{}",
+        response.text()
+    );
+}
+
+#[tokio::test]
+async fn auth_binds_once_and_cannot_change() {
+    let jwt = JwtAuth::new(b"wire-tests-secret-of-32-bytes!!!");
+    let ann = jwt.mint(&realtime::AuthRecord::new("ann")).unwrap();
+    let bob = jwt.mint(&realtime::AuthRecord::new("bob")).unwrap();
+    let rt = Realtime::builder().authenticator(jwt).build();
+    let server = serve(&rt).await;
+    let mut stream = SseStream::open(server.addr, &[]).await;
+    let id = stream.client_id().await;
+    let body = format!(r#"{{"clientId":"{id}","subscriptions":["chat"]}}"#);
+    let forbidden = r#"{"data":{},"message":"The current and the previous request authorization don't match.","status":403}"#;
+
+    assert_eq!(
+        post_realtime(server.addr, &body, Some("garbage"))
+            .await
+            .status,
+        204,
+        "invalid token = guest"
+    );
+    assert_eq!(
+        post_realtime(server.addr, &body, Some(&ann)).await.status,
+        204,
+        "guest → auth upgrades"
+    );
+    assert_eq!(rt.client(&id).unwrap().auth().unwrap().id(), "ann");
+    assert_eq!(
+        post_realtime(server.addr, &body, Some(&format!("Bearer {ann}")))
+            .await
+            .status,
+        204
+    );
+    let response = post_realtime(server.addr, &body, None).await;
+    assert_eq!(
+        (response.status, response.text().as_str()),
+        (403, forbidden)
+    );
+    let response = post_realtime(server.addr, &body, Some(&bob)).await;
+    assert_eq!(
+        (response.status, response.text().as_str()),
+        (403, forbidden)
+    );
+    assert_eq!(rt.client(&id).unwrap().auth().unwrap().id(), "ann");
+
+    let as_ann = RequestAuth::user(realtime::AuthRecord::new("ann"));
+    let as_bob = RequestAuth::user(realtime::AuthRecord::new("bob"));
+    assert_eq!(rt.send("chat", "for ann", &as_bob).unwrap().reached, 0);
+    assert_eq!(rt.send("chat", "for ann", &as_ann).unwrap().reached, 1);
+    assert_eq!(
+        rt.send("chat", "for all", &RequestAuth::guest())
+            .unwrap()
+            .reached,
+        1
+    );
+}
+
+#[tokio::test]
+async fn heartbeats_keep_quiet_streams_alive() {
+    let rt = Realtime::builder()
+        .heartbeat(Some(Duration::from_millis(50)))
+        .build();
+    let server = serve(&rt).await;
+    let mut stream = SseStream::open(server.addr, &[]).await;
+    stream.client_id().await;
+    assert_eq!(
+        stream.next_block(READ_TIMEOUT).await.as_deref(),
+        Some(":\n\n")
+    );
+    assert_eq!(
+        stream.next_block(READ_TIMEOUT).await.as_deref(),
+        Some(":\n\n")
+    );
+}
+
+#[tokio::test]
+async fn idle_and_maximum_lifetimes_end_streams() {
+    let rt = Realtime::builder()
+        .idle_timeout(Some(Duration::from_millis(200)))
+        .build();
+    let server = serve(&rt).await;
+    let mut stream = SseStream::open(server.addr, &[]).await;
+    stream.client_id().await;
+    assert!(stream.ended_within(READ_TIMEOUT).await);
+
+    let rt = Realtime::builder()
+        .max_lifetime(Some(Duration::from_millis(300)))
+        .build();
+    let server = serve(&rt).await;
+    let mut stream = SseStream::open(server.addr, &[]).await;
+    let id = stream.client_id().await;
+    subscribe(&server, &id, r#"["chat"]"#).await;
+    let _ = rt.send_to("chat", &1, realtime::everyone).unwrap();
+    assert!(stream.ended_within(READ_TIMEOUT).await);
+    assert_eq!(rt.client_count(), 0);
+}
+
+#[tokio::test]
+async fn invalid_topics_and_payloads_are_errors() {
+    let rt = Realtime::new();
+    for topic in ["", "a\nb", "chat?x=1"] {
+        assert!(matches!(
+            rt.send_to(topic, &1, realtime::everyone),
+            Err(realtime::SendError::InvalidTopic(_))
+        ));
+    }
+    let mut bad = std::collections::HashMap::new();
+    bad.insert((1, 2), 3);
+    assert!(matches!(
+        rt.send_to("chat", &bad, realtime::everyone),
+        Err(realtime::SendError::Encode(_))
+    ));
+}
+
+#[tokio::test]
+async fn bodies_are_read_as_pocketbase_reads_them() {
+    let rt = Realtime::new();
+    let server = serve(&rt).await;
+    let mut stream = SseStream::open(server.addr, &[]).await;
+    let id = stream.client_id().await;
+    let generic = r#"{"data":{},"message":"Something went wrong while processing your request.","status":400}"#;
+
+    let no_type = request(
+        server.addr,
+        "POST /api/realtime HTTP/1.1",
+        format!(r#"{{"clientId":"{id}"}}"#).as_bytes(),
+    )
+    .await;
+    assert_eq!(
+        (no_type.status, no_type.text().as_str()),
+        (400, generic),
+        "no content type"
+    );
+    let wrong_type = post_realtime(server.addr, r#"{"clientId":7}"#, None).await;
+    assert_eq!(
+        (wrong_type.status, wrong_type.text().as_str()),
+        (400, generic),
+        "a number id"
+    );
+
+    let trailing = format!(r#"{{"clientId":"{id}","subscriptions":["a","a","b,c"]}} trailing"#);
+    assert_eq!(
+        post_realtime(server.addr, &trailing, None).await.status,
+        204
+    );
+    assert_eq!(
+        rt.client(&id).unwrap().subscriptions(),
+        ["a", "b,c"],
+        "duplicates collapse, commas stay"
+    );
+
+    let long_id = "a".repeat(256);
+    let response =
+        post_realtime(server.addr, &format!(r#"{{"clientId":"{long_id}"}}"#), None).await;
+    assert_eq!(
+        response.text(),
+        r#"{"data":{"clientId":{"code":"validation_length_out_of_range","message":"The length must be between 1 and 255.","params":{"max":255,"min":1}}},"message":"Something went wrong while processing your request.","status":400}"#
+    );
+    let response = post_realtime(
+        server.addr,
+        &format!(r#"{{"clientId":"{}"}}"#, "a".repeat(255)),
+        None,
+    )
+    .await;
+    assert_eq!(response.status, 404, "255 bytes is a valid length");
+
+    // 2500 bytes is the limit, counted in bytes: 834 three-byte characters are 2502 bytes.
+    let wide = "€".repeat(834);
+    let body = format!(
+        r#"{{"clientId":"{id}","subscriptions":["{}","{wide}"]}}"#,
+        "x".repeat(2500)
+    );
+    let response = post_realtime(server.addr, &body, None).await;
+    assert!(
+        response
+            .text()
+            .contains(r#"{"subscriptions":{"1":{"code":"validation_length_too_long""#),
+        "{}",
+        response.text()
+    );
+}
+
+#[tokio::test]
+async fn a_post_from_another_address_is_refused() {
+    let rt = Realtime::new();
+    let server = serve(&rt).await;
+    let mut stream = SseStream::open(server.addr, &[]).await;
+    let id = stream.client_id().await;
+    let body = format!(r#"{{"clientId":"{id}","subscriptions":["chat"]}}"#);
+    let response = realtime_tests::raw_http::request_from(
+        "127.0.0.2".parse().unwrap(),
+        server.addr,
+        "POST /api/realtime HTTP/1.1\r\nContent-Type: application/json",
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(
+        (response.status, response.text().as_str()),
+        (
+            400,
+            r#"{"data":{},"message":"Invalid realtime client.","status":400}"#
+        )
+    );
+    assert!(rt.client(&id).unwrap().subscriptions().is_empty());
+}
