@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::auth::{Authenticator, Guests};
 use crate::broker::Realtime;
+use crate::channel::DuplicateChannel;
 use crate::client::Client;
 use crate::subscription::Subscription;
 
@@ -143,8 +144,26 @@ impl Builder {
     }
 
     /// The broker.
+    ///
+    /// # Panics
+    ///
+    /// Panics if two types declare the same channel name (see [`Builder::try_build`]): a
+    /// programming error, refused at start-up rather than left to mix payloads on the wire.
     #[must_use]
     pub fn build(self) -> Realtime {
-        Realtime::from_builder(self)
+        match self.try_build() {
+            Ok(rt) => rt,
+            Err(err) => panic!("realtime: {err}"),
+        }
+    }
+
+    /// The broker, or why the program's channels cannot be served.
+    ///
+    /// # Errors
+    ///
+    /// [`DuplicateChannel`] if two types declare the same channel name.
+    pub fn try_build(self) -> Result<Realtime, DuplicateChannel> {
+        crate::channel::check_unique(crate::channel::channels())?;
+        Ok(Realtime::from_builder(self))
     }
 }

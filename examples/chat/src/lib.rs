@@ -6,10 +6,11 @@ use axum::extract::Json;
 use axum::http::StatusCode;
 use axum::response::Html;
 use axum::routing::{get, post};
-use realtime::Realtime;
+use realtime::{Realtime, channel};
 use serde::{Deserialize, Serialize};
 
-/// A chat message, as posted and as broadcast.
+/// A chat message, as posted and as broadcast on the typed channel `chat`.
+#[channel("chat")]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChatMessage {
     /// Who wrote it.
@@ -28,8 +29,10 @@ pub fn app(rt: &Realtime) -> Router {
                 "/api/chat",
                 post(move |Json(message): Json<ChatMessage>| async move {
                     // The seed's chat overrides the default filter: everyone gets every message.
-                    match sender.send_to("chat", &message, realtime::everyone) {
-                        Ok(delivery) => Ok(Json(serde_json_reached(delivery.reached))),
+                    match message.send_to(&sender, realtime::everyone) {
+                        Ok(delivery) => Ok(Json(Sent {
+                            reached: delivery.reached,
+                        })),
                         Err(err) => Err((StatusCode::INTERNAL_SERVER_ERROR, err.to_string())),
                     }
                 }),
@@ -42,8 +45,4 @@ pub fn app(rt: &Realtime) -> Router {
 pub struct Sent {
     /// Clients reached.
     pub reached: usize,
-}
-
-fn serde_json_reached(reached: usize) -> Sent {
-    Sent { reached }
 }

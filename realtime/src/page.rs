@@ -1,0 +1,76 @@
+//! What `#[realtime_page]` handlers are made of: the request's broker and auth, and the
+//! outputs a page may return.
+
+use axum::extract::FromRequestParts;
+use axum::response::{IntoResponse, Response};
+use http::request::Parts;
+
+use crate::auth::RequestAuth;
+use crate::broker::Realtime;
+use crate::capture::capture;
+use crate::channel::HtmlChannel;
+use crate::client::Client;
+use crate::client_id::ClientId;
+use crate::extract::NotMounted;
+
+/// The broker and the requester's auth, extracted for a `#[realtime_page]` handler.
+#[derive(Debug, Clone)]
+pub struct PageContext {
+    rt: Realtime,
+    auth: RequestAuth,
+}
+
+impl PageContext {
+    /// The broker.
+    #[must_use]
+    pub fn realtime(&self) -> &Realtime {
+        &self.rt
+    }
+
+    /// The requester's auth, which the default filter compares with each client's.
+    #[must_use]
+    pub fn auth(&self) -> &RequestAuth {
+        &self.auth
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PageContext {
+    type Rejection = NotMounted;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let rt = parts
+            .extensions
+            .get::<Realtime>()
+            .ok_or(NotMounted)?
+            .clone();
+        let auth = rt.authenticate(&parts.headers);
+        Ok(Self { rt, auth })
+    }
+}
+
+/// What a `#[realtime_page]` handler may return: the template it broadcasts, or a `Result`
+/// whose `Ok` is that template and whose `Err` is answered as it is, with nothing broadcast.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not the template of a realtime channel",
+    label = "a `#[realtime_page]` handler must return the template it broadcasts",
+    note = "put `#[realtime::channel(\"name\")]` and `#[derive(Template)]` on the template struct; `Result<Template, E: IntoResponse>` works too"
+)]
+pub trait PageOutput {
+    /// Broadcasts the page to the subscribers `filter` accepts and answers the requester.
+    fn respond(self, page: &PageContext, filter: &dyn Fn(&ClientId, &Client) -> bool) -> Response;
+}
+
+impl<T: HtmlChannel> PageOutput for T {
+    fn respond(self, page: &PageContext, filter: &dyn Fn(&ClientId, &Client) -> bool) -> Response {
+        capture(&self, &page.rt, filter).into_response()
+    }
+}
+
+impl<T: HtmlChannel, E: IntoResponse> PageOutput for Result<T, E> {
+    fn respond(self, page: &PageContext, filter: &dyn Fn(&ClientId, &Client) -> bool) -> Response {
+        match self {
+            Ok(template) => template.respond(page, filter),
+            Err(err) => err.into_response(),
+        }
+    }
+}

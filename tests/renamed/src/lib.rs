@@ -1,0 +1,44 @@
+//! `realtime` under another name (`realtime_renamed` in the manifest): `crate = ...` points the
+//! generated code at it. Building this crate is the test; its unit test checks the generated code runs.
+use realtime_renamed as rt;
+
+/// A JSON channel.
+#[rt::channel("chat", crate = rt)]
+pub struct ChatMsg {
+    /// The text.
+    pub text: String,
+}
+
+/// An HTML channel.
+#[rt::channel("chat-html", crate = ::realtime_renamed)]
+#[template(source = "{{ text }}", ext = "html")]
+pub struct MessageHtml {
+    /// The text.
+    pub text: String,
+}
+
+/// A page broadcasting to everyone.
+#[rt::realtime_page(crate = rt, filter = rt::everyone)]
+pub async fn page(body: String) -> MessageHtml {
+    MessageHtml { text: body }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_generated_code_uses_the_renamed_crate() {
+        let broker = rt::Realtime::new();
+        let sent = ChatMsg {
+            text: String::new(),
+        }
+        .send(&broker, &rt::RequestAuth::guest());
+        assert_eq!(sent.unwrap().reached, 0);
+        let captured =
+            MessageHtml { text: "<i>".into() }.capture(&broker, &rt::RequestAuth::guest());
+        assert_eq!(captured.unwrap().html, "&#60;i&#62;");
+        let _app: axum::Router =
+            broker.mount(axum::Router::new().route("/", axum::routing::post(page)));
+    }
+}

@@ -1,0 +1,278 @@
+//! Typed channels end to end: JSON sends, HTML captures and `#[realtime_page]` handlers, read
+//! off a real stream.
+
+use axum::Router;
+use axum::routing::post;
+use realtime::{
+    Channel, Client, ClientId, Realtime, RequestAuth, Template, channel, realtime_page,
+};
+use realtime_tests::raw_http::{READ_TIMEOUT, SseStream, post_realtime, request};
+use realtime_tests::server::TestServer;
+
+#[channel("chat")]
+struct ChatMsg {
+    user: String,
+    text: String,
+}
+
+/// One message as rendered inside the chat page: the `messages` block of `chat.html` with a
+/// single message, so the page and the broadcast fragment share one file.
+#[channel("chat-html")]
+#[derive(Template)]
+#[template(path = "chat.html", block = "messages")]
+struct MessageHtml {
+    messages: [Message; 1],
+}
+
+struct Message {
+    user: String,
+    text: String,
+}
+
+/// The whole page, from the same file.
+#[derive(Template)]
+#[template(path = "chat.html", askama = realtime::askama)]
+struct ChatPage {
+    messages: Vec<Message>,
+}
+
+fn only_ann(_id: &ClientId, client: &Client) -> bool {
+    client.get::<String>("name").as_deref() == Some("ann")
+}
+
+#[realtime_page]
+async fn post_default(axum::extract::Json(text): axum::extract::Json<String>) -> MessageHtml {
+    MessageHtml {
+        messages: [Message {
+            user: "guest".into(),
+            text,
+        }],
+    }
+}
+
+#[realtime_page(filter = only_ann)]
+async fn post_to_ann(body: String) -> Result<MessageHtml, (axum::http::StatusCode, &'static str)> {
+    if body.is_empty() {
+        return Err((
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "empty message",
+        ));
+    }
+    Ok(MessageHtml {
+        messages: [Message {
+            user: "bob".into(),
+            text: body,
+        }],
+    })
+}
+
+#[realtime_page(filter = |_id, client: &Client| client.has("name"))]
+async fn post_to_named(body: String) -> MessageHtml {
+    MessageHtml {
+        messages: [Message {
+            user: "cy".into(),
+            text: body,
+        }],
+    }
+}
+
+async fn subscribed(server: &TestServer, topic: &str) -> (SseStream, String) {
+    let mut stream = SseStream::open(server.addr, &[]).await;
+    let id = stream.client_id().await;
+    let body = format!(r#"{{"clientId":"{id}","subscriptions":["{topic}"]}}"#);
+    assert_eq!(post_realtime(server.addr, &body, None).await.status, 204);
+    (stream, id)
+}
+
+fn data_of(event: &str) -> &str {
+    event
+        .split("\ndata:")
+        .nth(1)
+        .expect("a data line")
+        .trim_end_matches('\n')
+}
+
+#[tokio::test]
+async fn json_channel_sends_its_struct() {
+    let rt = Realtime::new();
+    let server = TestServer::start(rt.mount(Router::new())).await;
+    let (mut stream, _) = subscribed(&server, "chat").await;
+    let msg = ChatMsg {
+        user: "ann".into(),
+        text: "hi \"there\"\n".into(),
+    };
+    assert_eq!(msg.send(&rt, &RequestAuth::guest()).unwrap().reached, 1);
+    let event = stream.next_event(READ_TIMEOUT).await.unwrap();
+    assert!(event.contains("\nevent:chat\n"), "{event}");
+    assert_eq!(data_of(&event), r#"{"user":"ann","text":"hi \"there\"\n"}"#);
+    assert_eq!(
+        msg.send_to(&rt, |_: &ClientId, _: &Client| false)
+            .unwrap()
+            .reached,
+        0
+    );
+    assert_eq!(<ChatMsg as Channel>::NAME, "chat");
+}
+
+#[tokio::test]
+async fn a_block_of_the_page_template_is_the_broadcast_fragment() {
+    let message = || Message {
+        user: "ann".into(),
+        text: "<script>alert(1)</script> & \"q\"".into(),
+    };
+    let page = ChatPage {
+        messages: vec![message()],
+    }
+    .render()
+    .unwrap();
+    let fragment = MessageHtml {
+        messages: [message()],
+    }
+    .render()
+    .unwrap();
+    assert!(
+        page.contains(&fragment),
+        "the page embeds the fragment:\n{page}\n{fragment}"
+    );
+    assert_eq!(
+        fragment,
+        "<div class=\"message\"><strong>ann:</strong> &#60;script&#62;alert(1)&#60;/script&#62; &#38; &#34;q&#34;</div>"
+    );
+}
+
+#[tokio::test]
+async fn realtime_page_renders_once_broadcasts_and_answers() {
+    let rt = Realtime::new();
+    let app = rt.mount(
+        Router::new()
+            .route("/default", post(post_default))
+            .route("/ann", post(post_to_ann))
+            .route("/named", post(post_to_named)),
+    );
+    let server = TestServer::start(app).await;
+    let (mut anns, ann_id) = subscribed(&server, "chat-html").await;
+    let (mut other, _) = subscribed(&server, "chat-html").await;
+    rt.client(&ann_id).unwrap().set("name", String::from("ann"));
+
+    let response = request(
+        server.addr,
+        "POST /default HTTP/1.1\r\nContent-Type: application/json",
+        br#""line one\nline <b>two</b>""#,
+    )
+    .await;
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let html = "<div class=\"message\"><strong>guest:</strong> line one\nline &#60;b&#62;two&#60;/b&#62;</div>";
+    assert_eq!(response.text(), html, "the poster gets the broadcast HTML");
+    for stream in [&mut anns, &mut other] {
+        let event = stream.next_event(READ_TIMEOUT).await.unwrap();
+        let data = data_of(&event);
+        assert!(!data.contains('\n'), "one data line: {event:?}");
+        assert_eq!(
+            realtime::__private::serde_json::from_str::<String>(data).unwrap(),
+            html
+        );
+    }
+
+    let response = request(
+        server.addr,
+        "POST /ann HTTP/1.1\r\nContent-Type: text/plain",
+        b"psst",
+    )
+    .await;
+    assert_eq!(response.status, 200);
+    assert!(
+        anns.next_event(READ_TIMEOUT)
+            .await
+            .unwrap()
+            .contains("psst")
+    );
+    assert!(
+        other
+            .next_event(std::time::Duration::from_millis(300))
+            .await
+            .is_none()
+    );
+
+    let response = request(
+        server.addr,
+        "POST /ann HTTP/1.1\r\nContent-Type: text/plain",
+        b"",
+    )
+    .await;
+    assert_eq!(
+        (response.status, response.text().as_str()),
+        (422, "empty message")
+    );
+    assert!(
+        anns.next_event(std::time::Duration::from_millis(300))
+            .await
+            .is_none(),
+        "an Err broadcasts nothing"
+    );
+
+    let response = request(
+        server.addr,
+        "POST /named HTTP/1.1\r\nContent-Type: text/plain",
+        b"hello named",
+    )
+    .await;
+    assert_eq!(response.status, 200);
+    assert!(
+        anns.next_event(READ_TIMEOUT)
+            .await
+            .unwrap()
+            .contains("hello named")
+    );
+}
+
+#[tokio::test]
+async fn the_default_filter_uses_the_requesters_auth() {
+    let jwt = realtime::JwtAuth::new(realtime_tests::control_app::SECRET);
+    let token = jwt.mint(&realtime::AuthRecord::new("ann")).unwrap();
+    let rt = Realtime::builder().authenticator(jwt).build();
+    let server =
+        TestServer::start(rt.mount(Router::new().route("/default", post(post_default)))).await;
+    let mut anns = SseStream::open(server.addr, &[]).await;
+    let ann_id = anns.client_id().await;
+    let body = format!(r#"{{"clientId":"{ann_id}","subscriptions":["chat-html"]}}"#);
+    assert_eq!(
+        post_realtime(server.addr, &body, Some(&token)).await.status,
+        204
+    );
+    let (mut guest, _) = subscribed(&server, "chat-html").await;
+
+    let head = format!(
+        "POST /default HTTP/1.1\r\nContent-Type: application/json\r\nAuthorization: Bearer {token}"
+    );
+    let response = request(server.addr, &head, br#""mine""#).await;
+    assert_eq!(response.status, 200);
+    assert!(
+        anns.next_event(READ_TIMEOUT)
+            .await
+            .unwrap()
+            .contains("mine")
+    );
+    assert!(
+        guest
+            .next_event(std::time::Duration::from_millis(300))
+            .await
+            .is_none()
+    );
+}
+
+#[test]
+fn channels_are_registered() {
+    let mut names: Vec<_> = realtime::channels().map(|c| (c.name, c.kind)).collect();
+    names.sort_by_key(|(name, _)| *name);
+    assert_eq!(
+        names,
+        [
+            ("chat", realtime::ChannelKind::Json),
+            ("chat-html", realtime::ChannelKind::Html)
+        ]
+    );
+}

@@ -1,0 +1,6 @@
+#[realtime::channel("")]
+struct ChatMsg {
+    text: String,
+}
+
+fn main() {}

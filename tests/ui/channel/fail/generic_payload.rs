@@ -1,0 +1,6 @@
+#[realtime::channel("chat")]
+struct ChatMsg<T> {
+    body: T,
+}
+
+fn main() {}

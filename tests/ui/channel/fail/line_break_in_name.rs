@@ -1,0 +1,6 @@
+#[realtime::channel("chat\nevent:evil")]
+struct ChatMsg {
+    text: String,
+}
+
+fn main() {}

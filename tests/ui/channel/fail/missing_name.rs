@@ -1,0 +1,6 @@
+#[realtime::channel(crate = realtime)]
+struct ChatMsg {
+    text: String,
+}
+
+fn main() {}

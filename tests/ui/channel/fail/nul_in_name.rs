@@ -1,0 +1,6 @@
+#[realtime::channel("chat\0")]
+struct ChatMsg {
+    text: String,
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[realtime::channel("chat")]
+fn chat() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[realtime::channel("chat?options=1")]
+struct ChatMsg {
+    text: String,
+}
+
+fn main() {}

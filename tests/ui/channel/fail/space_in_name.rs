@@ -1,0 +1,6 @@
+#[realtime::channel("chat room")]
+struct ChatMsg {
+    text: String,
+}
+
+fn main() {}

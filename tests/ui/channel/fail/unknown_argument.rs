@@ -1,0 +1,6 @@
+#[realtime::channel("chat", retry = 3)]
+struct ChatMsg {
+    text: String,
+}
+
+fn main() {}

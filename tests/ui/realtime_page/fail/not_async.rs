@@ -1,0 +1,12 @@
+#[realtime::channel("chat")]
+#[template(source = "{{ text }}", ext = "html")]
+struct MessageHtml {
+    text: String,
+}
+
+#[realtime::realtime_page]
+fn post_chat(body: String) -> MessageHtml {
+    MessageHtml { text: body }
+}
+
+fn main() {}

@@ -1,0 +1,11 @@
+#[realtime::channel("chat")]
+struct ChatMsg {
+    text: String,
+}
+
+#[realtime::realtime_page]
+async fn post_chat(body: String) -> ChatMsg {
+    ChatMsg { text: body }
+}
+
+fn main() {}
