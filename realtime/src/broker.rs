@@ -7,13 +7,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use bytes::Bytes;
-use http::HeaderMap;
 use serde::Serialize;
 
 use crate::auth::{self, Authenticator, RequestAuth};
 use crate::client::Client;
 use crate::client_id::ClientId;
 use crate::config::{Builder, Config, Hooks};
+use crate::cookie;
 use crate::error::{Delivery, SendError};
 use crate::filter;
 use crate::frame;
@@ -185,13 +185,32 @@ impl Realtime {
         clients.len()
     }
 
-    /// The auth of a request, from its `Authorization` header (raw token or `Bearer`); a
-    /// missing, invalid or expired token is a guest.
+    /// The auth of a request: the token in its `Authorization` header (raw or `Bearer`), or
+    /// else, on a same-origin request, in the auth cookie. A missing, invalid or expired token
+    /// is a guest.
     #[must_use]
-    pub fn authenticate(&self, headers: &HeaderMap) -> RequestAuth {
-        auth::token_from_headers(headers)
+    pub fn authenticate(&self, request: &http::request::Parts) -> RequestAuth {
+        let config = &self.shared.config;
+        auth::token_from_headers(&request.headers)
+            .or_else(|| cookie::token(&request.headers, &request.method, &config.auth_cookie))
             .and_then(|token| self.shared.authenticator.authenticate(token))
             .into()
+    }
+
+    /// A `Set-Cookie` value that logs the browser in with `token` (minted by your
+    /// authenticator, e.g. [`JwtAuth::mint`](crate::JwtAuth::mint)) for `max_age`:
+    /// `HttpOnly`, `SameSite=Strict`, `Path=/`.
+    #[must_use]
+    pub fn auth_cookie(&self, token: &str, max_age: std::time::Duration) -> http::HeaderValue {
+        let config = &self.shared.config;
+        cookie::set(&config.auth_cookie, token, max_age, config.secure_cookie)
+    }
+
+    /// A `Set-Cookie` value that logs the browser out.
+    #[must_use]
+    pub fn clear_auth_cookie(&self) -> http::HeaderValue {
+        let config = &self.shared.config;
+        cookie::clear(&config.auth_cookie, config.secure_cookie)
     }
 }
 

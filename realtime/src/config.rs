@@ -21,6 +21,8 @@ pub(crate) struct Config {
     pub(crate) max_lifetime: Option<Duration>,
     pub(crate) queue_capacity: usize,
     pub(crate) check_remote_ip: bool,
+    pub(crate) auth_cookie: String,
+    pub(crate) secure_cookie: bool,
 }
 
 impl Default for Config {
@@ -31,6 +33,8 @@ impl Default for Config {
             max_lifetime: None,
             queue_capacity: 1024,
             check_remote_ip: true,
+            auth_cookie: crate::cookie::DEFAULT_COOKIE.to_owned(),
+            secure_cookie: false,
         }
     }
 }
@@ -118,6 +122,20 @@ impl Builder {
     /// `into_make_service_with_connect_info::<SocketAddr>()`, and is skipped without it.
     pub fn check_remote_ip(mut self, check: bool) -> Self {
         self.config.check_remote_ip = check;
+        self
+    }
+
+    /// The name of the auth cookie (default `realtime_auth`): a same-origin request without
+    /// `Authorization` is authenticated by the token in it. Set it with
+    /// [`Realtime::auth_cookie`].
+    pub fn auth_cookie(mut self, name: impl Into<String>) -> Self {
+        self.config.auth_cookie = name.into();
+        self
+    }
+
+    /// Marks the auth cookie `Secure` (sent over HTTPS only). Turn it on when serving HTTPS.
+    pub fn secure_cookie(mut self, secure: bool) -> Self {
+        self.config.secure_cookie = secure;
         self
     }
 

@@ -23,9 +23,22 @@ use crate::subscription::Subscription;
 /// The path of the realtime endpoint, fixed by the PocketBase clients.
 pub const PATH: &str = "/api/realtime";
 
+/// Where [`Realtime::mount`] serves `realtime`'s HTMX extension, `pocketbase-sse`: load it
+/// after htmx 2 with `<script src="/_realtime/pocketbase-sse.js"></script>`.
+///
+/// It is attribute-compatible with the published extension (`hx-ext="pocketbase-sse"`,
+/// `sse-swap="chat"`), and shares one connection among all elements of a page, trims topics,
+/// subscribes `hx-trigger="sse:<name>"` elements too, authenticates by the auth cookie,
+/// re-subscribes after a reconnect and marks containers while disconnected (class
+/// `sse-disconnected`, attribute `data-sse-state`).
+pub const HTMX_EXTENSION_PATH: &str = "/_realtime/pocketbase-sse.js";
+
+const HTMX_EXTENSION: &str = include_str!("../assets/pocketbase-sse.js");
+
 impl Realtime {
-    /// Mounts `GET` and `POST /api/realtime` on `router`, and makes this broker available to
-    /// the [`RequestAuth`](crate::RequestAuth) extractor of every route added before.
+    /// Mounts `GET` and `POST /api/realtime` and the HTMX extension
+    /// ([`HTMX_EXTENSION_PATH`]) on `router`, and makes this broker available to the
+    /// [`RequestAuth`](crate::RequestAuth) extractor of every route added before.
     ///
     /// ```
     /// use axum::{Router, routing::get};
@@ -50,8 +63,20 @@ impl Realtime {
                     move |request: Request| async move { subscribe(&subscribe_rt, request).await },
                 ),
             )
+            .route(HTMX_EXTENSION_PATH, get(extension_script))
             .layer(Extension(self.clone()))
     }
+}
+
+async fn extension_script() -> Response {
+    (
+        [
+            (CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (CACHE_CONTROL, "no-cache"),
+        ],
+        HTMX_EXTENSION,
+    )
+        .into_response()
 }
 
 fn remote_addr(request: &Request) -> Option<SocketAddr> {
@@ -105,7 +130,7 @@ async fn try_subscribe(rt: &Realtime, request: Request) -> Result<(), ApiError> 
         ));
     }
 
-    let auth = rt.authenticate(&parts.headers);
+    let auth = rt.authenticate(&parts);
     match (client.auth(), auth.record()) {
         (Some(bound), Some(new)) if bound.same_principal(new) => client.set(AUTH_KEY, new.clone()),
         (Some(_), _) => {

@@ -28,6 +28,6 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestAuth {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let rt = parts.extensions.get::<Realtime>().ok_or(NotMounted)?;
-        Ok(rt.authenticate(&parts.headers))
+        Ok(rt.authenticate(parts))
     }
 }

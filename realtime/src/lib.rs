@@ -11,6 +11,7 @@ mod channel;
 mod client;
 mod client_id;
 mod config;
+mod cookie;
 mod endpoint;
 mod error;
 mod extract;
@@ -38,7 +39,8 @@ pub use channel::{Channel, ChannelInfo, ChannelKind, DuplicateChannel, HtmlChann
 pub use client::{AUTH_KEY, Client};
 pub use client_id::ClientId;
 pub use config::Builder;
-pub use endpoint::PATH;
+pub use cookie::DEFAULT_COOKIE;
+pub use endpoint::{HTMX_EXTENSION_PATH, PATH};
 pub use error::{Delivery, SendError};
 pub use extract::NotMounted;
 pub use filter::{default_for, everyone};

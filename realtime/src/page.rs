@@ -43,7 +43,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PageContext {
             .get::<Realtime>()
             .ok_or(NotMounted)?
             .clone();
-        let auth = rt.authenticate(&parts.headers);
+        let auth = rt.authenticate(parts);
         Ok(Self { rt, auth })
     }
 }

@@ -406,3 +406,59 @@ async fn a_post_from_another_address_is_refused() {
     );
     assert!(rt.client(&id).unwrap().subscriptions().is_empty());
 }
+
+#[tokio::test]
+async fn the_auth_cookie_binds_only_same_origin_posts() {
+    let jwt = JwtAuth::new(b"wire-tests-secret-of-32-bytes!!!");
+    let ann = jwt.mint(&realtime::AuthRecord::new("ann")).unwrap();
+    let rt = Realtime::builder().authenticator(jwt).build();
+    let server = serve(&rt).await;
+    let post = |origin: String, id: String| {
+        let addr = server.addr;
+        let ann = ann.clone();
+        async move {
+            let head = format!(
+                "POST /api/realtime HTTP/1.1\r\nContent-Type: application/json\r\nCookie: theme=dark; realtime_auth={ann}\r\nOrigin: {origin}"
+            );
+            let body = format!(r#"{{"clientId":"{id}","subscriptions":["chat"]}}"#);
+            request(addr, &head, body.as_bytes()).await
+        }
+    };
+
+    let mut stream = SseStream::open(server.addr, &[]).await;
+    let id = stream.client_id().await;
+    let response = post("http://evil.test".into(), id.clone()).await;
+    assert_eq!(response.status, 204);
+    assert!(
+        rt.client(&id).unwrap().auth().is_none(),
+        "a cross-site cookie is ignored"
+    );
+
+    let response = post(format!("http://{}", server.addr), id.clone()).await;
+    assert_eq!(response.status, 204, "{}", response.text());
+    assert_eq!(rt.client(&id).unwrap().auth().unwrap().id(), "ann");
+
+    let cookie = rt.auth_cookie(&ann, Duration::from_secs(60));
+    assert_eq!(
+        cookie.to_str().unwrap(),
+        format!("realtime_auth={ann}; Path=/; Max-Age=60; HttpOnly; SameSite=Strict")
+    );
+}
+
+#[tokio::test]
+async fn the_htmx_extension_is_served() {
+    let rt = Realtime::new();
+    let server = serve(&rt).await;
+    let response = request(
+        server.addr,
+        &format!("GET {} HTTP/1.1", realtime::HTMX_EXTENSION_PATH),
+        b"",
+    )
+    .await;
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert!(response.text().contains("htmx.defineExtension(EXT"));
+}

@@ -1,0 +1,217 @@
+// pocketbase-sse: an htmx 2.x extension for PocketBase's realtime protocol (GET/POST /api/realtime).
+// Attribute-compatible with the npm package pocketbase-htmx-ext-sse:
+//
+//   <div hx-ext="pocketbase-sse">
+//     <div sse-swap="chat, news" hx-swap="beforeend"></div>   <!-- swaps each event's HTML in -->
+//     <div hx-get="/count" hx-trigger="sse:ping"></div>        <!-- re-fetches on each "ping" -->
+//   </div>
+//
+// Differences from that package: one EventSource per page shared by every element, topics are
+// trimmed, added/removed elements update the subscription, POSTs carry the cookie, reconnects
+// re-subscribe, and containers show the connection state (class "sse-disconnected",
+// attribute data-sse-state, events "pocketbase-sse:connected"/"pocketbase-sse:disconnected" on document).
+;(function () {
+  'use strict'
+  var EXT = 'pocketbase-sse'
+  var ENDPOINT = '/api/realtime'
+  var BACKOFF = [200, 500, 1000, 2000] // ms before recreating a CLOSED EventSource
+
+  var api // htmx's internal API, handed to init()
+  var elts = new Map() // element -> {swap: [topics], trig: [topics]}
+  var source = null // the page's single EventSource, created with the first topic
+  var listening = new Set() // event names that have a listener on `source`
+  var clientId = null // id from the current stream's PB_CONNECT; null while there is none
+  var posted = null // clientId + topics of the last successful POST
+  var posting = false // one POST at a time, so the server cannot apply them out of order
+  var scheduled = false
+  var lazyTimer = null
+  var connected = false
+  var attempt = 0
+  var retryTimer = null
+
+  htmx.defineExtension(EXT, {
+    init: function (apiRef) {
+      api = apiRef
+    },
+    // let htmx process sse-swap elements even when they carry no hx- attribute
+    getSelectors: function () {
+      return ['[sse-swap]', '[data-sse-swap]']
+    },
+    onEvent: function (name, evt) {
+      var elt = evt.detail.elt || evt.target
+      if (name === 'htmx:afterProcessNode') {
+        if (isContainer(elt)) mark(elt)
+        var t = topicsOf(elt) // re-read: htmx re-inits an element whose attributes changed
+        var known = elts.delete(elt)
+        if (t.swap.length || t.trig.length) elts.set(elt, t)
+        if (known || elts.has(elt)) schedule()
+      } else if (name === 'htmx:beforeCleanupElement') {
+        if (elts.delete(elt)) schedule(true)
+      }
+    },
+  })
+
+  // Elements removed without htmx (el.remove(), innerHTML = ...) get no cleanup event.
+  new MutationObserver(function (records) {
+    if (elts.size && records.some(function (r) { return r.removedNodes.length })) schedule(true)
+  }).observe(document, { childList: true, subtree: true })
+
+  function split(list) {
+    return list.map(function (s) { return s.trim() }).filter(Boolean)
+  }
+
+  function topicsOf(elt) {
+    var trig = api.hasAttribute(elt, 'hx-trigger') ? api.getTriggerSpecs(elt) : []
+    return {
+      swap: split((api.getAttributeValue(elt, 'sse-swap') || '').split(',')),
+      trig: split(trig.map(function (s) {
+        return s.trigger.slice(0, 4) === 'sse:' ? s.trigger.slice(4) : ''
+      })),
+    }
+  }
+
+  function isContainer(elt) {
+    return split((api.getAttributeValue(elt, 'hx-ext') || '').split(',')).indexOf(EXT) >= 0
+  }
+
+  function mark(elt) {
+    elt.classList.toggle('sse-disconnected', !connected)
+    elt.setAttribute('data-sse-state', connected ? 'connected' : 'disconnected')
+  }
+
+  function setConnected(on) {
+    if (on === connected) return
+    connected = on
+    document.querySelectorAll('[hx-ext], [data-hx-ext]').forEach(function (elt) {
+      if (isContainer(elt)) mark(elt)
+    })
+    document.dispatchEvent(new CustomEvent(EXT + (on ? ':connected' : ':disconnected')))
+  }
+
+  function currentTopics() {
+    var set = new Set()
+    elts.forEach(function (t, elt) {
+      if (!elt.isConnected) return elts.delete(elt) // left the page: forget it
+      t.swap.concat(t.trig).forEach(function (k) { set.add(k) })
+    })
+    return Array.from(set)
+  }
+
+  // Many elements change in one swap: sync once, after the current task's DOM work.
+  // Removals sync lazily: htmx processes new content ~20ms (settle delay) after it removed the
+  // old, so a replaced element would briefly unsubscribe; extra events just find no element.
+  function schedule(lazy) {
+    if (lazy) {
+      lazyTimer = lazyTimer || setTimeout(function () { lazyTimer = null; flush() }, 250)
+      return
+    }
+    if (scheduled) return
+    scheduled = true
+    Promise.resolve().then(flush)
+  }
+
+  function flush() {
+    scheduled = false
+    var topics = currentTopics()
+    if (!source && topics.length) connect()
+    if (source) topics.forEach(listen)
+    if (!clientId || posting) return // PB_CONNECT / the running POST's completion flushes again
+    var key = JSON.stringify([clientId, topics.slice().sort()])
+    if (key === posted) return
+    var id = clientId
+    posting = true
+    fetch(ENDPOINT, {
+      method: 'POST',
+      credentials: 'same-origin', // the server knows the user by its auth cookie
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ clientId: id, subscriptions: topics }),
+    })
+      .then(function (r) {
+        if (!r.ok) throw new Error('POST ' + ENDPOINT + ' answered ' + r.status)
+      })
+      .then(function () {
+        posting = false
+        if (id === clientId) {
+          posted = key
+          attempt = 0
+          setConnected(true)
+        }
+        schedule() // topics may have changed meanwhile
+      }, function (err) {
+        posting = false
+        if (id !== clientId) return schedule() // answer for a stream that is already gone
+        console.error('[' + EXT + ']', err.message || err)
+        reconnect() // 404 (unknown id) or 403 (user logged in/out): only a new stream helps
+      })
+  }
+
+  function listen(name) {
+    if (listening.has(name)) return
+    listening.add(name)
+    source.addEventListener(name, onMessage)
+  }
+
+  function connect() {
+    retryTimer = null
+    if (source) source.close()
+    var es = (source = new EventSource(ENDPOINT))
+    listening = new Set()
+    clientId = null
+    es.addEventListener('PB_CONNECT', function (e) {
+      try { clientId = JSON.parse(e.data).clientId || null } catch (_) { clientId = null }
+      schedule() // every new client id needs the whole set POSTed again
+    })
+    es.addEventListener('error', function (e) {
+      if (e.data !== undefined) return // a server event that happens to be named "error"
+      clientId = null // the server forgets a client together with its stream
+      setConnected(false)
+      // CONNECTING: the browser retries by itself (a clean end of stream included) and sends
+      // Last-Event-ID. CLOSED: it gave up (e.g. an HTTP error status), so we start over.
+      if (es.readyState === EventSource.CLOSED) reconnect()
+    })
+    schedule() // add listeners for the current topics
+  }
+
+  function reconnect() {
+    source.close()
+    clientId = null
+    setConnected(false)
+    if (retryTimer) return
+    retryTimer = setTimeout(connect, BACKOFF[Math.min(attempt++, BACKOFF.length - 1)])
+  }
+
+  function onMessage(e) {
+    if (typeof e.data !== 'string') return // EventSource's own open/error events
+    var html
+    try { html = JSON.parse(e.data) } catch (_) { html = e.data } // servers JSON-encode multi-line HTML
+    if (typeof html !== 'string') html = JSON.stringify(html)
+    var detail = function () { return { type: e.type, data: e.data } } // fresh: htmx writes into it
+    // snapshot: a swap can add elements (and so entries) synchronously
+    Array.from(elts).forEach(function (entry) {
+      var elt = entry[0], t = entry[1]
+      if (!elt.isConnected) return
+      var hit = false
+      if (t.swap.indexOf(e.type) >= 0 && api.triggerEvent(elt, 'htmx:sseBeforeMessage', detail())) {
+        swap(elt, html)
+        hit = true
+      }
+      if (t.trig.indexOf(e.type) >= 0) {
+        api.triggerEvent(elt, 'sse:' + e.type, detail()) // runs hx-trigger="sse:<name>"
+        hit = true
+      }
+      if (hit) api.triggerEvent(elt, 'htmx:sseMessage', detail())
+    })
+  }
+
+  function swap(elt, html) {
+    api.withExtensions(elt, function (ext) { html = ext.transformResponse(html, null, elt) })
+    var target = api.getTarget(elt) // hx-target, else the element itself
+    if (!target) return
+    try {
+      // htmx.swap honours hx-swap (style and modifiers), OOB swaps, and processes the new content
+      htmx.swap(target, html, api.getSwapSpecification(elt), { contextElement: elt })
+    } catch (err) {
+      console.error('[' + EXT + ']', err)
+    }
+  }
+})()
