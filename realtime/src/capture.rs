@@ -14,7 +14,6 @@ use crate::error::{Delivery, SendError};
 /// A captured page: the HTML that was broadcast, and what the broadcast did. As a response it
 /// is that HTML, so the requester gets exactly what the subscribers got.
 #[derive(Debug, Clone)]
-#[must_use]
 pub struct Captured {
     /// The rendered HTML.
     pub html: String,

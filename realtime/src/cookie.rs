@@ -115,7 +115,7 @@ mod tests {
 
     #[test]
     fn set_cookie_is_http_only_and_strict() {
-        let value = set("realtime_auth", "tok", Duration::from_secs(60), false);
+        let value = set("realtime_auth", "tok", Duration::from_mins(1), false);
         assert_eq!(
             value,
             "realtime_auth=tok; Path=/; Max-Age=60; HttpOnly; SameSite=Strict"

@@ -1,48 +1,62 @@
-//! The chat example's application: the realtime endpoint, and `POST /api/chat`, which
-//! broadcasts a message to every subscriber of `chat`.
+//! The seed's HTMX chat on `realtime`.
+//!
+//! - `GET /`: the page, with the stored history; `hx-ext="pocketbase-sse"` keeps it live.
+//! - `POST /api/chat`: a `#[realtime_page]` that stores the message, renders it once,
+//!   broadcasts it on `chat` to everyone (the seed's chat overrides the default filter), and
+//!   answers the poster with the same HTML. The poster's own tabs also get a notice on
+//!   `notices`, sent with the default filter: other users never see it.
+//! - `POST /login`, `POST /logout`: a name is enough; the login sets the auth cookie the HTMX
+//!   extension's subscription carries, and answers `{"token": …, "record": …}`.
+
+pub mod db;
+mod routes;
+pub mod secret;
+pub mod views;
+
+use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::Json;
-use axum::http::StatusCode;
-use axum::response::Html;
 use axum::routing::{get, post};
-use realtime::{Realtime, channel};
-use serde::{Deserialize, Serialize};
+use realtime::{JwtAuth, Realtime};
 
-/// A chat message, as posted and as broadcast on the typed channel `chat`.
-#[channel("chat")]
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ChatMessage {
-    /// Who wrote it.
-    pub user: String,
-    /// What they wrote.
-    pub text: String,
+pub use db::Db;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The broker.
+    pub rt: Realtime,
+    /// The message store.
+    pub db: Db,
+    /// Mints login tokens (the broker verifies them with the same key).
+    pub jwt: Arc<JwtAuth>,
 }
 
-/// The example's router, with the realtime endpoint mounted on `rt`.
-pub fn app(rt: &Realtime) -> Router {
-    let sender = rt.clone();
-    rt.mount(
-        Router::new()
-            .route("/", get(|| async { Html(include_str!("../index.html")) }))
-            .route(
-                "/api/chat",
-                post(move |Json(message): Json<ChatMessage>| async move {
-                    // The seed's chat overrides the default filter: everyone gets every message.
-                    match message.send_to(&sender, realtime::everyone) {
-                        Ok(delivery) => Ok(Json(Sent {
-                            reached: delivery.reached,
-                        })),
-                        Err(err) => Err((StatusCode::INTERNAL_SERVER_ERROR, err.to_string())),
-                    }
-                }),
-            ),
-    )
+impl AppState {
+    /// A broker that authenticates with tokens signed by `secret`, and the state around it.
+    #[must_use]
+    pub fn new(db: Db, secret: &[u8]) -> Self {
+        let rt = Realtime::builder()
+            .authenticator(JwtAuth::new(secret))
+            .build();
+        Self {
+            rt,
+            db,
+            jwt: Arc::new(JwtAuth::new(secret)),
+        }
+    }
 }
 
-/// The answer to a post: how many clients the message reached.
-#[derive(Debug, Serialize)]
-pub struct Sent {
-    /// Clients reached.
-    pub reached: usize,
+/// The example's router.
+pub fn app(state: AppState) -> Router {
+    let rt = state.rt.clone();
+    let routes = Router::new()
+        .route("/", get(routes::page))
+        .route("/style.css", get(routes::style))
+        .route("/api/chat", post(routes::post_chat))
+        .route("/login", post(routes::login))
+        .route("/logout", post(routes::logout))
+        .merge(example_support::assets::routes())
+        .with_state(state);
+    rt.mount(routes)
 }

@@ -1,67 +1,57 @@
-//! `cargo run -p example-chat`: the chat at <http://127.0.0.1:8090> (or `--addr`, or
-//! `REALTIME_ADDR`).
+//! `cargo run -p example-chat`: the chat at <http://127.0.0.1:8090> (`--addr` or
+//! `REALTIME_ADDR` to move it, `--data-dir` or `REALTIME_DATA_DIR` for the database, default
+//! `./data`).
 
 use std::net::SocketAddr;
+use std::process::ExitCode;
 
-use realtime::Realtime;
-
-const DEFAULT_ADDR: &str = "127.0.0.1:8090";
-
-fn listen_addr() -> Result<SocketAddr, String> {
-    let mut args = std::env::args().skip(1);
-    let mut addr = std::env::var("REALTIME_ADDR").ok();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--addr" => {
-                addr = Some(
-                    args.next()
-                        .ok_or("--addr needs a value, e.g. 127.0.0.1:8090")?,
-                );
-            }
-            other => match other.strip_prefix("--addr=") {
-                Some(value) => addr = Some(value.to_owned()),
-                None => {
-                    return Err(format!(
-                        "unknown argument `{other}`; usage: example-chat [--addr HOST:PORT]"
-                    ));
-                }
-            },
-        }
-    }
-    let addr = addr.unwrap_or_else(|| DEFAULT_ADDR.to_owned());
-    addr.parse()
-        .map_err(|err| format!("invalid address `{addr}`: {err}"))
-}
+use example_chat::{AppState, Db, app, secret};
+use example_support::cli::Options;
 
 #[tokio::main]
-async fn main() {
-    let addr = match listen_addr() {
-        Ok(addr) => addr,
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("example-chat: {message}");
-            std::process::exit(2);
+            ExitCode::FAILURE
         }
-    };
-    let rt = Realtime::new();
-    let app = example_chat::app(&rt);
-    let listener = match tokio::net::TcpListener::bind(addr).await {
-        Ok(listener) => listener,
-        Err(err) => {
-            eprintln!("example-chat: cannot listen on {addr}: {err}");
-            std::process::exit(1);
-        }
-    };
-    println!("chat on http://{addr}");
-    let server = axum::serve(
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let options = Options::from_env("example-chat")?;
+    let db = Db::open(&options.data_dir)?;
+    let secret = secret::load_or_create(&options.data_dir)?;
+    let state = AppState::new(db, &secret);
+    let rt = state.rt.clone();
+    let listener = tokio::net::TcpListener::bind(options.addr)
+        .await
+        .map_err(|err| format!("cannot listen on {}: {err}", options.addr))?;
+    println!(
+        "chat on http://{} (data in {})",
+        options.addr,
+        options.data_dir.display()
+    );
+    axum::serve(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async move {
-        let _ = tokio::signal::ctrl_c().await;
+        shutdown_signal().await;
+        // Open streams would keep the server from stopping: end them; clients reconnect.
         rt.disconnect_all();
-    });
-    if let Err(err) = server.await {
-        eprintln!("example-chat: {err}");
-        std::process::exit(1);
+    })
+    .await
+    .map_err(|err| err.to_string())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("a SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate.recv() => {}
     }
 }
