@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use bytes::Bytes;
@@ -17,6 +17,7 @@ use crate::cookie;
 use crate::error::{Delivery, SendError};
 use crate::filter;
 use crate::frame;
+use crate::serve::Abort;
 use crate::subscription::Subscription;
 
 const SHARDS: usize = 16;
@@ -44,6 +45,8 @@ pub(crate) struct Shared {
     overflowed: Mutex<Vec<Client>>,
     epoch: String,
     sequence: AtomicU64,
+    /// Response bodies alive: a stream outlives its registration while its connection drains.
+    pub(crate) open_streams: AtomicUsize,
 }
 
 /// One client's entry under one topic: the keys it listens to that topic with.
@@ -86,6 +89,7 @@ impl Realtime {
                 overflowed: Mutex::default(),
                 epoch,
                 sequence: AtomicU64::new(0),
+                open_streams: AtomicUsize::new(0),
             }),
         }
     }
@@ -155,6 +159,13 @@ impl Realtime {
             .collect()
     }
 
+    /// How many event streams are still open, registered or not: a client cut off for falling
+    /// behind stays open here until its connection is gone.
+    #[must_use]
+    pub fn open_streams(&self) -> usize {
+        self.shared.open_streams.load(Ordering::Relaxed)
+    }
+
     /// How many clients are connected.
     #[must_use]
     pub fn client_count(&self) -> usize {
@@ -173,6 +184,20 @@ impl Realtime {
             .get(topic)
             .map(|subs| subs.values().map(|sub| sub.client.clone()).collect())
             .unwrap_or_default()
+    }
+
+    /// Waits for `signal`, then ends every stream: pass it to axum's
+    /// `with_graceful_shutdown`, which otherwise waits for streams that never end.
+    pub fn shutdown_after(
+        &self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let rt = self.clone();
+        async move {
+            signal.await;
+            let ended = rt.disconnect_all();
+            tracing::info!(streams = ended, "shutting down: ended the open streams");
+        }
     }
 
     /// Ends every stream (clients reconnect); returns how many there were.
@@ -234,9 +259,18 @@ impl Shared {
     }
 
     /// Registers a new client whose stream is about to open, with its `PB_CONNECT` queued.
-    pub(crate) fn connect(self: &Arc<Self>, remote_ip: Option<IpAddr>) -> Client {
+    pub(crate) fn connect(
+        self: &Arc<Self>,
+        remote_ip: Option<IpAddr>,
+        abort: Option<Abort>,
+    ) -> Client {
         self.reap();
-        let client = Client::new(remote_ip, self.config.queue_capacity, Arc::downgrade(self));
+        let client = Client::new(
+            remote_ip,
+            abort,
+            self.config.queue_capacity,
+            Arc::downgrade(self),
+        );
         if let Some(hook) = &self.hooks.on_connect {
             hook(&client);
         }
@@ -362,7 +396,7 @@ impl Shared {
         delivery.dropped = overflowed.len();
         for client in &overflowed {
             tracing::warn!(client = %client.id(), topic, "queue full; disconnecting slow client");
-            self.unregister(client);
+            self.drop_slow(client);
         }
         self.reap();
         delivery
@@ -386,8 +420,15 @@ impl Shared {
             return;
         }
         for client in &pending {
-            self.unregister(client);
+            self.drop_slow(client);
         }
+    }
+
+    /// Unregisters a client whose queue overflowed and cuts its connection, which is likely
+    /// too clogged to notice the end of its stream.
+    fn drop_slow(&self, client: &Client) {
+        self.unregister(client);
+        client.abort_connection();
     }
 }
 

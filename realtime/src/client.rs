@@ -15,6 +15,7 @@ use crate::client_id::ClientId;
 use crate::error::SendError;
 use crate::frame;
 use crate::outbox::{Outbox, Push};
+use crate::serve::Abort;
 use crate::subscription::Subscription;
 
 /// The key under which a client's auth record is stored, as in PocketBase.
@@ -40,6 +41,8 @@ pub(crate) struct ClientState {
     /// always agree.
     subscriptions: Mutex<Vec<Subscription>>,
     pub(crate) outbox: Outbox,
+    /// Aborts the connection itself, when it was accepted by [`crate::serve`].
+    abort: Option<Abort>,
     broker: Weak<Shared>,
 }
 
@@ -50,6 +53,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Client {
     pub(crate) fn new(
         remote_ip: Option<IpAddr>,
+        abort: Option<Abort>,
         queue_capacity: usize,
         broker: Weak<Shared>,
     ) -> Self {
@@ -61,6 +65,7 @@ impl Client {
                 store: Mutex::default(),
                 subscriptions: Mutex::default(),
                 outbox: Outbox::new(queue_capacity),
+                abort,
                 broker,
             }),
         }
@@ -215,7 +220,15 @@ impl Client {
     /// A client attached to no broker and no stream, for tests and doc examples of filters.
     #[must_use]
     pub fn detached() -> Self {
-        Self::new(None, 16, Weak::new())
+        Self::new(None, None, 16, Weak::new())
+    }
+
+    /// Cuts the connection: for a client so far behind that its socket may no longer be
+    /// written, where ending the stream would never be noticed.
+    pub(crate) fn abort_connection(&self) {
+        if let Some(abort) = &self.state.abort {
+            abort.abort();
+        }
     }
 
     pub(crate) fn ptr_eq(&self, other: &Client) -> bool {

@@ -16,6 +16,7 @@ use http::{HeaderValue, StatusCode};
 use crate::api_error::ApiError;
 use crate::broker::Realtime;
 use crate::client::AUTH_KEY;
+use crate::serve::Peer;
 use crate::stream::EventStream;
 use crate::subscribe_request::SubscribeRequest;
 use crate::subscription::Subscription;
@@ -79,16 +80,26 @@ async fn extension_script() -> Response {
         .into_response()
 }
 
+/// The peer's address, from [`crate::serve`]'s [`Peer`] or axum's plain connect info.
 fn remote_addr(request: &Request) -> Option<SocketAddr> {
-    request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0)
+    let extensions = request.extensions();
+    extensions
+        .get::<ConnectInfo<Peer>>()
+        .map(|info| info.0.addr())
+        .or_else(|| {
+            extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|info| info.0)
+        })
 }
 
 fn open_stream(rt: &Realtime, request: &Request) -> Response {
     let shared = rt.shared_arc();
-    let client = shared.connect(remote_addr(request).map(|addr| addr.ip()));
+    let abort = request
+        .extensions()
+        .get::<ConnectInfo<Peer>>()
+        .map(|info| info.0.abort.clone());
+    let client = shared.connect(remote_addr(request).map(|addr| addr.ip()), abort);
     tracing::debug!(client = %client.id(), "realtime stream opened");
     let body = EventStream::new(client, Arc::downgrade(&shared), &shared.config);
     let mut response = Body::new(body).into_response();

@@ -3,6 +3,7 @@
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Weak;
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -26,6 +27,9 @@ pub(crate) struct EventStream {
 
 impl EventStream {
     pub(crate) fn new(client: Client, broker: Weak<Shared>, config: &Config) -> Self {
+        if let Some(broker) = broker.upgrade() {
+            broker.open_streams.fetch_add(1, Ordering::Relaxed);
+        }
         let now = Instant::now();
         let heartbeat = config.heartbeat.map(|every| {
             let mut interval = tokio::time::interval_at(now + every, every);
@@ -101,6 +105,7 @@ impl Drop for EventStream {
     fn drop(&mut self) {
         if let Some(broker) = self.broker.upgrade() {
             broker.unregister(&self.client);
+            broker.open_streams.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }

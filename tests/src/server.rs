@@ -14,7 +14,8 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// Serves `app` (with the peer address available, as in production).
+    /// Serves `app` with [`realtime::serve`], as in production: the peer's address is known
+    /// and the broker can abort stalled connections.
     ///
     /// # Panics
     ///
@@ -25,12 +26,7 @@ impl TestServer {
             .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local address");
         let task = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-            .expect("server failed");
+            realtime::serve(listener, app).await.expect("server failed");
         });
         Self { addr, task }
     }

@@ -156,3 +156,35 @@ async fn sends_racing_connects_subscribes_and_disconnects_stay_consistent() {
     assert!(rt.subscribers("chat").is_empty());
     assert!(rt.subscribers("news").is_empty());
 }
+
+/// A client that stops reading clogs its socket; the broker cuts the connection once its queue
+/// overflows, so neither the registry nor the socket keeps its memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_reader_is_cut_off_and_forgotten() {
+    let rt = Realtime::builder().queue_capacity(8).build();
+    let server = serve(&rt).await;
+    let mut stalled = SseStream::open(server.addr, &[]).await;
+    let id = stalled.client_id().await;
+    let body = format!(r#"{{"clientId":"{id}","subscriptions":["big"]}}"#);
+    assert_eq!(post_realtime(server.addr, &body, None).await.status, 204);
+
+    // 64 KiB per message: hyper's buffer and both kernel socket buffers fill within a few
+    // hundred messages, then the queue of 8 overflows. Bounded at 4000 messages.
+    let payload = "x".repeat(64 * 1024);
+    let mut dropped = 0;
+    for _ in 0..4000 {
+        dropped += rt
+            .send_to("big", &payload, realtime::everyone)
+            .unwrap()
+            .dropped;
+        if dropped > 0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(dropped, 1, "the stalled client overflowed");
+    assert!(rt.client(&id).is_none());
+    // Without reading a byte: the clogged connection is aborted, so its stream is dropped.
+    eventually("the stalled stream is gone", || rt.open_streams() == 0).await;
+    drop(stalled);
+}

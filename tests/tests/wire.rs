@@ -438,7 +438,7 @@ async fn the_auth_cookie_binds_only_same_origin_posts() {
     assert_eq!(response.status, 204, "{}", response.text());
     assert_eq!(rt.client(&id).unwrap().auth().unwrap().id(), "ann");
 
-    let cookie = rt.auth_cookie(&ann, Duration::from_secs(60));
+    let cookie = rt.auth_cookie(&ann, Duration::from_mins(1));
     assert_eq!(
         cookie.to_str().unwrap(),
         format!("realtime_auth={ann}; Path=/; Max-Age=60; HttpOnly; SameSite=Strict")

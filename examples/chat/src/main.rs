@@ -2,7 +2,6 @@
 //! `REALTIME_ADDR` to move it, `--data-dir` or `REALTIME_DATA_DIR` for the database, default
 //! `./data`).
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use example_chat::{AppState, Db, app, secret};
@@ -33,17 +32,11 @@ async fn run() -> Result<(), String> {
         options.addr,
         options.data_dir.display()
     );
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        // Open streams would keep the server from stopping: end them; clients reconnect.
-        rt.disconnect_all();
-    })
-    .await
-    .map_err(|err| err.to_string())
+    // Open streams would keep the server from stopping: `shutdown_after` ends them.
+    realtime::serve(listener, app(state))
+        .with_graceful_shutdown(rt.shutdown_after(shutdown_signal()))
+        .await
+        .map_err(|err| err.to_string())
 }
 
 async fn shutdown_signal() {
