@@ -82,7 +82,7 @@ impl Client {
     }
 
     /// The address the stream was opened from, when the server was started with
-    /// `into_make_service_with_connect_info::<SocketAddr>()`.
+    /// [`serve`](crate::serve()) (or axum's `into_make_service_with_connect_info`).
     #[must_use]
     pub fn remote_ip(&self) -> Option<IpAddr> {
         self.state.remote_ip

@@ -50,8 +50,9 @@ impl Realtime {
     /// # drop(app);
     /// ```
     ///
-    /// To let `POST /api/realtime` check that it comes from the address that opened the stream
-    /// (as PocketBase does), serve with `into_make_service_with_connect_info::<SocketAddr>()`.
+    /// Serve the router with [`serve`](crate::serve()): `POST /api/realtime` then checks it
+    /// comes from the address that opened the stream (as PocketBase does), and a client that
+    /// stops reading can be cut off.
     pub fn mount<S>(&self, router: Router<S>) -> Router<S>
     where
         S: Clone + Send + Sync + 'static,
