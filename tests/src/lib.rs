@@ -2,5 +2,6 @@
 //! and a raw HTTP/SSE client that sees the exact bytes on the wire.
 
 pub mod control_app;
+pub mod node;
 pub mod raw_http;
 pub mod server;

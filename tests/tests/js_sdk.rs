@@ -1,54 +1,22 @@
 //! The published PocketBase JS SDK against our endpoint: each `tests/js/sdk/*.test.mjs` runs
 //! under Node's test runner against a fresh control app (see `tests/js/README.md`).
 
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
 use realtime_tests::control_app::control_app;
+use realtime_tests::node::{self, js_dir};
 use realtime_tests::server::TestServer;
-use tokio::process::Command;
-
-fn js_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("js")
-}
 
 async fn run_node_test(file: &str) {
-    let dir = js_dir();
-    assert!(
-        dir.join("node_modules/pocketbase").is_dir(),
-        "the JS dependencies are not installed: run `npm ci --prefix tests/js` \
-         (the README's test command, scripts/test-all.sh, does)"
-    );
     let (_rt, app) = control_app();
     let server = TestServer::start(app).await;
-    let child = Command::new("node")
-        .arg("--test")
-        .arg("--test-reporter=spec")
-        .arg(format!("sdk/{file}"))
-        .current_dir(&dir)
-        .env("REALTIME_URL", server.url())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node must be installed to run the JS SDK tests");
-    let output = tokio::time::timeout(Duration::from_mins(2), child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("{file} did not finish within 120 s"))
-        .expect("node ran");
-    let report = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "{file} failed:\n{report}");
-    assert!(
-        report.contains("# pass") || report.contains("ℹ pass"),
-        "{file} ran no test:\n{report}"
-    );
-    let failed_none = report.contains("ℹ fail 0") || report.contains("# fail 0");
-    assert!(failed_none, "{file} reported failures:\n{report}");
+    let path = format!("sdk/{file}");
+    node::run_node_test(
+        &path,
+        &[("REALTIME_URL", server.url())],
+        Duration::from_mins(2),
+    )
+    .await;
 }
 
 macro_rules! sdk_tests {
