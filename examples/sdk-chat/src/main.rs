@@ -1,0 +1,71 @@
+//! `cargo run -p example-sdk-chat`: the seed's SDK chat at <http://127.0.0.1:8090> (`--addr`
+//! or `REALTIME_ADDR` to move it; `--data-dir` or `REALTIME_DATA_DIR` for the database,
+//! default `./data`).
+
+use std::process::ExitCode;
+
+use example_sdk_chat::{Db, app};
+use example_support::cli::Options;
+use realtime::Realtime;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("example-sdk-chat: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let options = Options::from_env("example-sdk-chat")?;
+    let db = Db::open_in(&options.data_dir)?;
+    let rt = Realtime::new();
+    let listener = tokio::net::TcpListener::bind(options.addr)
+        .await
+        .map_err(|err| format!("cannot listen on {}: {err}", options.addr))?;
+    println!(
+        "sdk-chat on http://{} (data in {})",
+        options.addr,
+        options
+            .data_dir
+            .join(example_sdk_chat::db::FILE_NAME)
+            .display()
+    );
+    // `realtime::serve` hands the endpoint each connection's peer (for PocketBase's
+    // same-address check); open streams would keep the server from stopping, so
+    // `shutdown_after` ends them all (`disconnect_all`) once the signal comes.
+    realtime::serve(listener, app(&rt, db))
+        .with_graceful_shutdown(rt.shutdown_after(shutdown_signal()))
+        .await
+        .map_err(|err| err.to_string())?;
+    println!("sdk-chat stopped");
+    Ok(())
+}
+
+/// Ctrl-C, or SIGTERM (what service managers and the browser tests send).
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(err) => {
+                eprintln!("example-sdk-chat: no SIGTERM handler ({err}); Ctrl-C stops the server");
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
