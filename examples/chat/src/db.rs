@@ -92,6 +92,16 @@ impl Db {
         .await
     }
 
+    /// How many messages are stored.
+    ///
+    /// # Errors
+    ///
+    /// If SQLite fails.
+    pub async fn count(&self) -> Result<i64, String> {
+        self.with(|conn| conn.query_row("SELECT count(*) FROM messages", [], |row| row.get(0)))
+            .await
+    }
+
     /// The latest [`HISTORY`] messages, oldest first.
     ///
     /// # Errors

@@ -5,6 +5,8 @@
 //!   broadcasts it on `chat` to everyone (the seed's chat overrides the default filter), and
 //!   answers the poster with the same HTML. The poster's own tabs also get a notice on
 //!   `notices`, sent with the default filter: other users never see it.
+//! - `GET /api/count`: how many messages are stored; the page re-fetches it on every `chat`
+//!   event (`hx-trigger="sse:chat"`).
 //! - `POST /login`, `POST /logout`: a name is enough; the login sets the auth cookie the HTMX
 //!   extension's subscription carries, and answers `{"token": …, "record": …}`.
 
@@ -54,6 +56,7 @@ pub fn app(state: AppState) -> Router {
         .route("/", get(routes::page))
         .route("/style.css", get(routes::style))
         .route("/api/chat", post(routes::post_chat))
+        .route("/api/count", get(routes::count))
         .route("/login", post(routes::login))
         .route("/logout", post(routes::logout))
         .merge(example_support::assets::routes())

@@ -55,6 +55,15 @@ pub(crate) async fn style() -> impl IntoResponse {
     )
 }
 
+pub(crate) async fn count(State(state): State<AppState>) -> Result<String, Problem> {
+    let count = state.db.count().await.map_err(internal)?;
+    Ok(if count == 1 {
+        "1 message".to_owned()
+    } else {
+        format!("{count} messages")
+    })
+}
+
 #[derive(Deserialize)]
 pub(crate) struct ChatForm {
     message: String,

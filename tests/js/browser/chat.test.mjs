@@ -122,6 +122,12 @@ test("a message posted in one page appears in every page, live", async () => {
     await post(annTab, "hello bob");
     for (const tab of [annTab, bobTab]) {
         await waitForMessage(tab, { user: "ann", text: "hello bob" });
+        // hx-trigger="sse:chat" re-fetched the count when the message arrived.
+        await waitFor(
+            () => tab.page.$eval("#count", (el) => el.textContent === "1 message"),
+            DEFAULT_TIMEOUT,
+            () => `${tab.name}'s count to read "1 message"`,
+        );
     }
     // One shared connection per page, whatever the number of sse-swap elements.
     const connections = await annTab.page.evaluate(
