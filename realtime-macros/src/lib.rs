@@ -4,6 +4,7 @@
 
 mod channel;
 mod crate_path;
+mod errors;
 mod realtime_page;
 #[cfg(test)]
 mod snapshots;

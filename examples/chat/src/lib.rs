@@ -10,7 +10,6 @@
 //! - `POST /login`, `POST /logout`: a name is enough; the login sets the auth cookie the HTMX
 //!   extension's subscription carries, and answers `{"token": …, "record": …}`.
 
-pub mod db;
 mod routes;
 pub mod secret;
 pub mod views;
@@ -21,7 +20,7 @@ use axum::Router;
 use axum::routing::{get, post};
 use realtime::{JwtAuth, Realtime};
 
-pub use db::Db;
+pub use example_support::messages::{Message, MessageStore as Db};
 
 /// What the handlers share.
 #[derive(Clone)]

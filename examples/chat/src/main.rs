@@ -20,7 +20,7 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<(), String> {
     let options = Options::from_env("example-chat")?;
-    let db = Db::open(&options.data_dir)?;
+    let db = Db::open(&options.data_dir, "chat.db")?;
     let secret = secret::load_or_create(&options.data_dir)?;
     let state = AppState::new(db, &secret);
     let rt = state.rt.clone();
@@ -34,17 +34,7 @@ async fn run() -> Result<(), String> {
     );
     // Open streams would keep the server from stopping: `shutdown_after` ends them.
     realtime::serve(listener, app(state))
-        .with_graceful_shutdown(rt.shutdown_after(shutdown_signal()))
+        .with_graceful_shutdown(rt.shutdown_after(example_support::shutdown::signal()))
         .await
         .map_err(|err| err.to_string())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("a SIGTERM handler");
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = terminate.recv() => {}
-    }
 }

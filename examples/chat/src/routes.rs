@@ -9,9 +9,8 @@ use realtime::{AuthRecord, RequestAuth, Template, realtime_page};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::AppState;
-use crate::db::Message;
 use crate::views::{ChatPage, MessageHtml, NoticeHtml};
+use crate::{AppState, Message};
 
 /// How long a login lasts.
 const LOGIN_TTL: std::time::Duration = std::time::Duration::from_hours(24 * 14);

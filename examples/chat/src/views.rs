@@ -2,7 +2,7 @@
 
 use realtime::{Template, channel};
 
-use crate::db::Message;
+use crate::Message;
 
 /// The whole page. Its `messages` block is also [`MessageHtml`], so the history and the live
 /// messages are rendered by the same markup.

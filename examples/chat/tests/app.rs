@@ -3,8 +3,7 @@
 
 use std::time::Duration;
 
-use example_chat::db::Message;
-use example_chat::{AppState, Db, app};
+use example_chat::{AppState, Db, Message, app};
 use realtime_tests::raw_http::{READ_TIMEOUT, Response, SseStream, post_realtime, request};
 use realtime_tests::server::TestServer;
 
@@ -12,7 +11,7 @@ const SECRET: &[u8] = b"example-chat-tests-secret-32-byt";
 const QUIET: Duration = Duration::from_millis(300);
 
 async fn start() -> (TestServer, AppState) {
-    let state = AppState::new(Db::in_memory(), SECRET);
+    let state = AppState::new(Db::in_memory().unwrap(), SECRET);
     (TestServer::start(app(state.clone())).await, state)
 }
 
@@ -256,7 +255,7 @@ async fn the_page_shows_the_history_and_the_live_parts() {
 async fn messages_survive_a_restart() {
     let dir = std::env::temp_dir().join(format!("example-chat-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let db = Db::open(&dir).unwrap();
+    let db = Db::open(&dir, "chat.db").unwrap();
     db.insert(Message {
         user: "ann".into(),
         text: "kept".into(),
@@ -264,7 +263,7 @@ async fn messages_survive_a_restart() {
     .await
     .unwrap();
     drop(db);
-    let reopened = Db::open(&dir).unwrap();
+    let reopened = Db::open(&dir, "chat.db").unwrap();
     assert_eq!(reopened.history().await.unwrap().len(), 1);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,61 +1,35 @@
-//! The chat's messages, in SQLite: one connection behind a mutex, used from blocking tasks.
+//! The chat's messages: the examples' shared SQLite store, holding this chat's payloads.
 
-use std::fmt;
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
 
-use rusqlite::{Connection, params};
+use example_support::messages::{Message, MessageStore, StoreError};
 
 use crate::ChatMessage;
 
-/// How many messages `GET /api/messages` returns: the latest ones.
-pub const HISTORY: usize = 100;
+pub use example_support::messages::HISTORY;
 
 /// The file [`Db::open_in`] keeps the messages in, inside the data directory.
 pub const FILE_NAME: &str = "sdk-chat.db";
 
 /// The message store. Cheap to clone: clones share the connection.
-#[derive(Clone)]
-pub struct Db {
-    conn: Arc<Mutex<Connection>>,
-}
+#[derive(Debug, Clone)]
+pub struct Db(MessageStore);
 
-impl fmt::Debug for Db {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Db").finish_non_exhaustive()
-    }
-}
-
-/// Why a query failed.
-#[derive(Debug)]
-pub enum DbError {
-    /// SQLite refused.
-    Sqlite(rusqlite::Error),
-    /// The blocking task running the query panicked or was cancelled.
-    Task(tokio::task::JoinError),
-}
-
-impl fmt::Display for DbError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Sqlite(err) => write!(f, "SQLite: {err}"),
-            Self::Task(err) => write!(f, "database task: {err}"),
+impl From<ChatMessage> for Message {
+    fn from(message: ChatMessage) -> Self {
+        Self {
+            user: message.user,
+            text: message.text,
         }
     }
 }
 
-impl std::error::Error for DbError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Sqlite(err) => Some(err),
-            Self::Task(err) => Some(err),
+impl From<Message> for ChatMessage {
+    fn from(message: Message) -> Self {
+        Self {
+            user: message.user,
+            text: message.text,
         }
-    }
-}
-
-impl From<rusqlite::Error> for DbError {
-    fn from(err: rusqlite::Error) -> Self {
-        Self::Sqlite(err)
     }
 }
 
@@ -66,58 +40,20 @@ impl Db {
     ///
     /// A message for the user if the directory or the database cannot be created or opened.
     pub fn open_in(dir: &Path) -> Result<Self, String> {
-        std::fs::create_dir_all(dir)
-            .map_err(|err| format!("cannot create the data directory {}: {err}", dir.display()))?;
-        let path = dir.join(FILE_NAME);
-        let conn = Connection::open(&path)
-            .map_err(|err| format!("cannot open {}: {err}", path.display()))?;
-        Self::init(conn).map_err(|err| format!("cannot prepare {}: {err}", path.display()))
+        MessageStore::open(dir, FILE_NAME).map(Self)
     }
 
-    /// A database in memory (for tests): empty, and gone when the last clone is dropped.
+    /// A database in memory (for tests).
     ///
     /// # Errors
     ///
     /// If SQLite cannot open an in-memory database.
     pub fn in_memory() -> rusqlite::Result<Self> {
-        Self::init(Connection::open_in_memory()?)
+        MessageStore::in_memory().map(Self)
     }
 
-    fn init(conn: Connection) -> rusqlite::Result<Self> {
-        // WAL: a commit is durable without rewriting the whole page set, and a process killed
-        // mid-write loses at most the transaction in flight.
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS messages (
-                 id INTEGER PRIMARY KEY,
-                 user TEXT NOT NULL,
-                 text TEXT NOT NULL,
-                 created_at INTEGER NOT NULL DEFAULT (unixepoch())
-             );",
-        )?;
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-        })
-    }
-
-    /// Runs `work` on a blocking thread with the connection locked.
-    async fn with<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&Connection) -> Result<T, DbError> + Send + 'static,
-    ) -> Result<T, DbError> {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            // A panic while holding the lock cannot leave SQLite half-written (every
-            // statement is its own transaction), so a poisoned lock is still usable.
-            work(&conn.lock().unwrap_or_else(PoisonError::into_inner))
-        })
-        .await
-        .map_err(DbError::Task)?
-    }
-
-    /// Stores `message`, then, with the database still locked, runs `then` on it (the
-    /// broadcast): every subscriber receives messages in the order the history lists them,
-    /// and a message is in the history before anyone receives it.
+    /// Stores `message`, then runs `then` (the broadcast) with the database still locked, so
+    /// that subscribers receive messages in history order.
     ///
     /// # Errors
     ///
@@ -126,15 +62,11 @@ impl Db {
         &self,
         message: ChatMessage,
         then: impl FnOnce(&ChatMessage) -> R + Send + 'static,
-    ) -> Result<R, DbError> {
-        self.with(move |conn| {
-            conn.execute(
-                "INSERT INTO messages (user, text) VALUES (?1, ?2)",
-                params![message.user, message.text],
-            )?;
-            Ok(then(&message))
-        })
-        .await
+    ) -> Result<R, StoreError> {
+        let payload = message.clone();
+        self.0
+            .insert_then(message.into(), move |_| then(&payload))
+            .await
     }
 
     /// Stores `message` without sending it anywhere.
@@ -142,8 +74,8 @@ impl Db {
     /// # Errors
     ///
     /// If SQLite fails.
-    pub async fn store(&self, message: ChatMessage) -> Result<(), DbError> {
-        self.store_then(message, |_| ()).await
+    pub async fn store(&self, message: ChatMessage) -> Result<(), StoreError> {
+        self.0.insert(message.into()).await
     }
 
     /// The latest [`HISTORY`] messages, oldest first.
@@ -151,22 +83,13 @@ impl Db {
     /// # Errors
     ///
     /// If SQLite fails.
-    pub async fn history(&self) -> Result<Vec<ChatMessage>, DbError> {
-        self.with(|conn| {
-            let mut statement = conn.prepare_cached(
-                "SELECT user, text FROM
-                     (SELECT id, user, text FROM messages ORDER BY id DESC LIMIT ?1)
-                 ORDER BY id",
-            )?;
-            let limit = i64::try_from(HISTORY).unwrap_or(i64::MAX);
-            let rows = statement.query_map([limit], |row| {
-                Ok(ChatMessage {
-                    user: row.get(0)?,
-                    text: row.get(1)?,
-                })
-            })?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-        })
-        .await
+    pub async fn history(&self) -> Result<Vec<ChatMessage>, StoreError> {
+        Ok(self
+            .0
+            .history()
+            .await?
+            .into_iter()
+            .map(ChatMessage::from)
+            .collect())
     }
 }

@@ -38,34 +38,9 @@ async fn run() -> Result<(), String> {
     // same-address check); open streams would keep the server from stopping, so
     // `shutdown_after` ends them all (`disconnect_all`) once the signal comes.
     realtime::serve(listener, app(&rt, db))
-        .with_graceful_shutdown(rt.shutdown_after(shutdown_signal()))
+        .with_graceful_shutdown(rt.shutdown_after(example_support::shutdown::signal()))
         .await
         .map_err(|err| err.to_string())?;
     println!("sdk-chat stopped");
     Ok(())
-}
-
-/// Ctrl-C, or SIGTERM (what service managers and the browser tests send).
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            Err(err) => {
-                eprintln!("example-sdk-chat: no SIGTERM handler ({err}); Ctrl-C stops the server");
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
 }

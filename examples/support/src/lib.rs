@@ -1,5 +1,7 @@
-//! What every example shares: the browser libraries they serve, and how they pick their
-//! listening address.
+//! What every example shares: the browser libraries they serve, how they pick their listening
+//! address and stop, and the chats' message store.
 
 pub mod assets;
 pub mod cli;
+pub mod messages;
+pub mod shutdown;

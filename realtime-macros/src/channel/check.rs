@@ -51,13 +51,7 @@ pub(crate) fn check(input: &ChannelInput) -> syn::Result<()> {
             "`#[channel]` goes on the struct or enum that is the channel's payload",
         )),
     }
-    errors
-        .into_iter()
-        .reduce(|mut all, err| {
-            all.combine(err);
-            all
-        })
-        .map_or(Ok(()), Err)
+    crate::errors::combine(errors)
 }
 
 /// Lifetimes are fine (a payload may borrow); type and const parameters would make one name

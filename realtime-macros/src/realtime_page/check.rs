@@ -36,11 +36,5 @@ pub(crate) fn check(input: &PageInput) -> syn::Result<()> {
             "a `#[realtime_page]` handler returns the template it broadcasts; add `-> YourTemplate`",
         ));
     }
-    errors
-        .into_iter()
-        .reduce(|mut all, err| {
-            all.combine(err);
-            all
-        })
-        .map_or(Ok(()), Err)
+    crate::errors::combine(errors)
 }
