@@ -14,7 +14,7 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// Serves `app` with [`realtime::serve`], as in production: the peer's address is known
+    /// Serves `app` with [`realtime::serve()`], as in production: the peer's address is known
     /// and the broker can abort stalled connections.
     ///
     /// # Panics
