@@ -1,0 +1,23 @@
+// The benchmark's send route, for PocketBase: `POST /bench/send` with `{"topic": ..., "data": ...}`
+// JSON-encodes `data` (a string) and sends it to every client subscribed to `topic`, the way the
+// seed's PocketPages realtime plugin fanned out: walk `$app.subscriptionsBroker().clients()`,
+// keep those that `hasSubscription(topic)`, `client.send(new SubscriptionMessage(...))` to each.
+// Answers `{"reached": N}`. The wire bytes match `examples/bench` (`data:"<the string>"`).
+routerAdd("POST", "/bench/send", (e) => {
+    const body = e.requestInfo().body || {};
+    const topic = String(body.topic || "");
+    if (topic === "" || typeof body.data !== "string") {
+        return e.json(400, { message: "expected {\"topic\": string, \"data\": string}" });
+    }
+    const message = new SubscriptionMessage({ name: topic, data: JSON.stringify(body.data) });
+    const clients = $app.subscriptionsBroker().clients();
+    let reached = 0;
+    for (const id in clients) {
+        const client = clients[id];
+        if (client.hasSubscription(topic)) {
+            client.send(message);
+            reached++;
+        }
+    }
+    return e.json(200, { reached: reached });
+});

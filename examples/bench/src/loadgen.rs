@@ -1,0 +1,803 @@
+//! The load generator: N event-stream clients over real loopback sockets, each subscribed
+//! through `POST /api/realtime`, and publishers that `POST /bench/send` messages whose data
+//! carries the publisher, a sequence number and the send time (`"<publisher>:<seq>:<ns>"`).
+//! Every client checks that each message arrives exactly once and in order, and records its
+//! latency.
+//!
+//! One run per process: latencies go to per-thread histograms kept in a process-wide list.
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpStream;
+use tokio::sync::{Semaphore, mpsc};
+
+use crate::histogram::Histogram;
+use crate::http::{self, Conn};
+use crate::procfs;
+use crate::report::Report;
+use crate::sse::{self, Parser};
+
+/// How messages are sent.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Load {
+    /// This many messages in all, each publisher sending its share as fast as it can (one
+    /// request at a time, waiting for each answer).
+    Burst {
+        /// Messages in all (split among the publishers).
+        messages: u64,
+    },
+    /// A fixed rate of deliveries (sends per second × connections) for a duration.
+    Rate {
+        /// Deliveries per second in all.
+        deliveries_per_s: f64,
+        /// How long to send.
+        duration: Duration,
+    },
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The server (a loopback address).
+    pub addr: SocketAddr,
+    /// The server's process id, for its CPU time and memory.
+    pub server_pid: Option<u32>,
+    /// The server's name in the report.
+    pub label: String,
+    /// The scenario's name in the report.
+    pub scenario: String,
+    /// Event-stream clients.
+    pub connections: usize,
+    /// Concurrent publishers, each on its own keep-alive connection.
+    pub publishers: usize,
+    /// How messages are sent.
+    pub load: Load,
+    /// The topic every client subscribes to.
+    pub topic: String,
+    /// Clients connecting and subscribing at once.
+    pub connect_concurrency: usize,
+    /// Keep-alive connections for the subscription `POST`s.
+    pub subscribe_pool: usize,
+    /// How long the clients stay idle before the sends (the memory reading is taken then).
+    pub hold: Duration,
+    /// How long to wait without progress for the last deliveries.
+    pub drain_timeout: Duration,
+    /// Runtime threads of this process (reported only).
+    pub threads: usize,
+}
+
+/// Per-thread latency histograms of this process.
+static HISTOGRAMS: Mutex<Vec<Arc<Mutex<Histogram>>>> = Mutex::new(Vec::new());
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; 64 * 1024]);
+    static HISTOGRAM: Arc<Mutex<Histogram>> = {
+        let histogram = Arc::new(Mutex::new(Histogram::new()));
+        lock(&HISTOGRAMS).push(Arc::clone(&histogram));
+        histogram
+    };
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Which messages each publisher sends, and where they sit in a client's bitmap.
+#[derive(Debug)]
+struct Plan {
+    counts: Vec<u64>,
+    offsets: Vec<u64>,
+    total: u64,
+    /// Rate mode: nanoseconds between two sends (all publishers together).
+    interval_ns: Option<u64>,
+}
+
+impl Plan {
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "message counts and intervals far below 2^53"
+    )]
+    fn new(config: &Config) -> Result<Self, String> {
+        let publishers = config.publishers.max(1) as u64;
+        let (total, interval_ns) = match config.load {
+            Load::Burst { messages } => (messages, None),
+            Load::Rate {
+                deliveries_per_s,
+                duration,
+            } => {
+                if deliveries_per_s <= 0.0 {
+                    return Err("--rate must be positive".into());
+                }
+                let sends_per_s = deliveries_per_s / config.connections.max(1) as f64;
+                let total = (duration.as_secs_f64() * sends_per_s).round().max(1.0) as u64;
+                (total, Some((1e9 / sends_per_s) as u64))
+            }
+        };
+        let counts: Vec<u64> = (0..publishers)
+            .map(|p| total / publishers + u64::from(p < total % publishers))
+            .collect();
+        let offsets = counts
+            .iter()
+            .scan(0, |at, count| {
+                let offset = *at;
+                *at += count;
+                Some(offset)
+            })
+            .collect();
+        let bitmap_bytes = config.connections as u64 * total.div_ceil(64) * 8;
+        if bitmap_bytes > 2 << 30 {
+            return Err(format!(
+                "{} connections × {total} messages need {} MiB of bookkeeping; send fewer",
+                config.connections,
+                bitmap_bytes >> 20
+            ));
+        }
+        Ok(Self {
+            counts,
+            offsets,
+            total,
+            interval_ns,
+        })
+    }
+}
+
+struct Shared {
+    addr: SocketAddr,
+    start: Instant,
+    topic: String,
+    plan: Plan,
+    /// Topic events read by all clients.
+    delivered: AtomicU64,
+    /// When the last of them was read, in nanoseconds since `start`.
+    last_delivery_ns: AtomicU64,
+}
+
+impl Shared {
+    fn now_ns(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
+/// One client's bookkeeping.
+#[derive(Debug, Default)]
+struct Tally {
+    client_id: Option<String>,
+    seen: Vec<u64>,
+    /// Per publisher: one past the highest sequence number received.
+    next: Vec<u64>,
+    received: u64,
+    duplicated: u64,
+    out_of_order: u64,
+    malformed: u64,
+    ended: Option<String>,
+}
+
+/// `"<publisher>:<seq>:<ns>"` (with the JSON quotes).
+fn parse_stamp(data: &[u8]) -> Option<(usize, u64, u64)> {
+    let inner = data.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+    let mut parts = inner.split(|&b| b == b':');
+    let mut number = || -> Option<u64> {
+        let digits = parts.next()?;
+        if digits.is_empty() || digits.len() > 19 {
+            return None;
+        }
+        digits.iter().try_fold(0u64, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u64::from(d - b'0'))
+        })
+    };
+    let (publisher, seq, sent) = (number()?, number()?, number()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    Some((usize::try_from(publisher).ok()?, seq, sent))
+}
+
+impl Tally {
+    fn new(plan: &Plan) -> Self {
+        Self {
+            seen: vec![0; usize::try_from(plan.total.div_ceil(64)).unwrap_or(0)],
+            next: vec![0; plan.counts.len()],
+            ..Self::default()
+        }
+    }
+
+    fn event(
+        &mut self,
+        name: &[u8],
+        data: &[u8],
+        now_ns: u64,
+        shared: &Shared,
+        latencies: &mut Histogram,
+    ) {
+        if name == b"PB_CONNECT" {
+            self.client_id = sse::client_id(data).map(str::to_owned);
+            return;
+        }
+        if name != shared.topic.as_bytes() {
+            return;
+        }
+        let plan = &shared.plan;
+        let Some((publisher, seq, sent_ns)) =
+            parse_stamp(data).filter(|&(p, seq, _)| p < plan.counts.len() && seq < plan.counts[p])
+        else {
+            self.malformed += 1;
+            return;
+        };
+        let bit = plan.offsets[publisher] + seq;
+        let (word, mask) = (usize::try_from(bit / 64).unwrap_or(0), 1u64 << (bit % 64));
+        if self.seen[word] & mask != 0 {
+            self.duplicated += 1;
+            return;
+        }
+        self.seen[word] |= mask;
+        self.received += 1;
+        if seq < self.next[publisher] {
+            self.out_of_order += 1;
+        } else {
+            self.next[publisher] = seq + 1;
+        }
+        latencies.record(now_ns.saturating_sub(sent_ns));
+    }
+}
+
+struct Client {
+    parser: Parser,
+    tally: Tally,
+}
+
+/// Reads what the socket has (at least one readiness), feeding events to the client.
+async fn read_some(
+    socket: &TcpStream,
+    client: &Mutex<Client>,
+    shared: &Shared,
+) -> Result<(), String> {
+    socket.readable().await.map_err(|err| err.to_string())?;
+    SCRATCH.with_borrow_mut(|buf| {
+        HISTOGRAM.with(|histogram| {
+            let mut client = lock(client);
+            let Client { parser, tally } = &mut *client;
+            let before = tally.received + tally.duplicated;
+            let mut now_ns = 0;
+            let mut outcome = Ok(());
+            {
+                let mut latencies = lock(histogram);
+                loop {
+                    match socket.try_read(buf) {
+                        Ok(0) => {
+                            outcome = Err("the server closed the stream".to_owned());
+                            break;
+                        }
+                        Ok(n) => {
+                            now_ns = shared.now_ns();
+                            let fed = parser.feed(&buf[..n], &mut |name, data| {
+                                tally.event(name, data, now_ns, shared, &mut latencies);
+                            });
+                            if let Err(err) = fed {
+                                outcome = Err(err.to_string());
+                                break;
+                            }
+                        }
+                        Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
+                        Err(err) => {
+                            outcome = Err(err.to_string());
+                            break;
+                        }
+                    }
+                }
+            }
+            let delivered = tally.received + tally.duplicated - before;
+            if delivered > 0 {
+                shared.delivered.fetch_add(delivered, Ordering::Relaxed);
+                shared.last_delivery_ns.fetch_max(now_ns, Ordering::Relaxed);
+            }
+            outcome
+        })
+    })
+}
+
+/// Keep-alive connections for the subscription `POST`s.
+struct Pool {
+    addr: SocketAddr,
+    idle: Mutex<Vec<Conn>>,
+    slots: Semaphore,
+}
+
+impl Pool {
+    async fn post(&self, path: &str, body: &[u8]) -> Result<http::Response, String> {
+        let _slot = self.slots.acquire().await.map_err(|err| err.to_string())?;
+        let idle = lock(&self.idle).pop();
+        let mut conn = match idle {
+            Some(conn) => conn,
+            None => Conn::connect(self.addr)
+                .await
+                .map_err(|err| err.to_string())?,
+        };
+        let response = if let Ok(response) = conn.post_json(path, body).await {
+            response
+        } else {
+            // A kept-alive connection the server closed meanwhile: once more on a new one.
+            conn = Conn::connect(self.addr)
+                .await
+                .map_err(|err| err.to_string())?;
+            conn.post_json(path, body)
+                .await
+                .map_err(|err| err.to_string())?
+        };
+        if !conn.is_closed() {
+            lock(&self.idle).push(conn);
+        }
+        Ok(response)
+    }
+}
+
+const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Opens one client's stream, reads its `PB_CONNECT`, subscribes it.
+async fn setup(shared: &Shared, pool: &Pool) -> Result<(TcpStream, Arc<Mutex<Client>>), String> {
+    let stream = http::open_stream(shared.addr, "/api/realtime")
+        .await
+        .map_err(|err| format!("open the stream: {err}"))?;
+    let client = Arc::new(Mutex::new(Client {
+        parser: Parser::new(stream.chunked),
+        tally: Tally::new(&shared.plan),
+    }));
+    {
+        let mut guard = lock(&client);
+        let Client { parser, tally } = &mut *guard;
+        let mut latencies = Histogram::new();
+        parser
+            .feed(&stream.rest, &mut |name, data| {
+                tally.event(name, data, 0, shared, &mut latencies);
+            })
+            .map_err(|err| err.to_string())?;
+    }
+    let socket = stream.socket;
+    let id = loop {
+        if let Some(id) = lock(&client).tally.client_id.clone() {
+            break id;
+        }
+        read_some(&socket, &client, shared).await?;
+    };
+    let body = format!(
+        r#"{{"clientId":"{id}","subscriptions":["{}"]}}"#,
+        shared.topic
+    );
+    let response = pool.post("/api/realtime", body.as_bytes()).await?;
+    if response.status != 204 {
+        return Err(format!(
+            "subscribe answered {}: {}",
+            response.status,
+            String::from_utf8_lossy(&response.body)
+        ));
+    }
+    Ok((socket, client))
+}
+
+#[derive(Debug, Default)]
+struct Published {
+    sent: u64,
+    reached: u64,
+    errors: u64,
+    first_error: Option<String>,
+    first_send_ns: Option<u64>,
+    max_lag_ns: u64,
+}
+
+fn reached_of(body: &[u8]) -> Option<u64> {
+    const KEY: &[u8] = b"\"reached\":";
+    let start = body.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    let digits: &[u8] = &body[start..];
+    let digits = &digits[..digits
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(digits.len())];
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+async fn publish(shared: Arc<Shared>, publisher: usize, send_start_ns: u64) -> Published {
+    let mut out = Published::default();
+    let mut conn = None;
+    let mut body = Vec::with_capacity(128);
+    let publishers = shared.plan.counts.len() as u64;
+    for seq in 0..shared.plan.counts[publisher] {
+        if let Some(interval) = shared.plan.interval_ns {
+            let due = send_start_ns + (seq * publishers + publisher as u64) * interval;
+            let now = shared.now_ns();
+            if now < due {
+                tokio::time::sleep(Duration::from_nanos(due - now)).await;
+            }
+            out.max_lag_ns = out.max_lag_ns.max(shared.now_ns().saturating_sub(due));
+        }
+        if conn.is_none() {
+            match Conn::connect(shared.addr).await {
+                Ok(c) => conn = Some(c),
+                Err(err) => {
+                    out.errors += 1;
+                    out.first_error.get_or_insert(format!("connect: {err}"));
+                    continue;
+                }
+            }
+        }
+        let Some(c) = conn.as_mut() else { continue };
+        let sent_ns = shared.now_ns();
+        out.first_send_ns.get_or_insert(sent_ns);
+        body.clear();
+        {
+            use std::io::Write as _;
+            let _ = write!(
+                body,
+                r#"{{"topic":"{}","data":"{publisher}:{seq}:{sent_ns}"}}"#,
+                shared.topic
+            );
+        }
+        out.sent += 1;
+        match c.post_json("/bench/send", &body).await {
+            Ok(response) if response.status == 200 => {
+                if let Some(reached) = reached_of(&response.body) {
+                    out.reached += reached;
+                } else {
+                    out.errors += 1;
+                    out.first_error.get_or_insert(format!(
+                        "no `reached` in {}",
+                        String::from_utf8_lossy(&response.body)
+                    ));
+                }
+                if c.is_closed() {
+                    conn = None;
+                }
+            }
+            Ok(response) => {
+                out.errors += 1;
+                out.first_error.get_or_insert(format!(
+                    "send answered {}: {}",
+                    response.status,
+                    String::from_utf8_lossy(&response.body)
+                ));
+            }
+            Err(err) => {
+                out.errors += 1;
+                out.first_error.get_or_insert(format!("send: {err}"));
+                conn = None;
+            }
+        }
+    }
+    out
+}
+
+fn cpu_of(pid: Option<u32>) -> Option<Duration> {
+    procfs::cpu_time(&pid?.to_string()).ok()
+}
+
+fn rss_of(pid: Option<u32>) -> Option<u64> {
+    procfs::rss_bytes(&pid?.to_string()).ok()
+}
+
+fn secs(nanos: u64) -> f64 {
+    Duration::from_nanos(nanos).as_secs_f64()
+}
+
+/// Runs the benchmark and reports.
+///
+/// # Errors
+///
+/// When the address is not loopback, or clients cannot connect or subscribe.
+#[allow(
+    clippy::too_many_lines,
+    clippy::cast_precision_loss,
+    reason = "one sequence of phases, read top to bottom; counts far below 2^53"
+)]
+pub async fn run(config: &Config) -> Result<Report, String> {
+    if !config.addr.ip().is_loopback() {
+        return Err(format!(
+            "{} is not a loopback address: the load generator only talks to this machine",
+            config.addr
+        ));
+    }
+    if config.topic.is_empty()
+        || !config
+            .topic
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-./".contains(&b))
+    {
+        return Err("the topic must be non-empty ASCII letters, digits, `_-./`".into());
+    }
+    let plan = Plan::new(config)?;
+    let shared = Arc::new(Shared {
+        addr: config.addr,
+        start: Instant::now(),
+        topic: config.topic.clone(),
+        plan,
+        delivered: AtomicU64::new(0),
+        last_delivery_ns: AtomicU64::new(0),
+    });
+    let pid = config.server_pid;
+    let rss_base = rss_of(pid);
+
+    // Connect and subscribe every client, a bounded number at a time.
+    let connect_start = Instant::now();
+    let pool = Arc::new(Pool {
+        addr: config.addr,
+        idle: Mutex::default(),
+        slots: Semaphore::new(config.subscribe_pool.max(1)),
+    });
+    let gate = Arc::new(Semaphore::new(config.connect_concurrency.max(1)));
+    let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<Result<(), String>>();
+    let mut clients = Vec::with_capacity(config.connections);
+    for _ in 0..config.connections {
+        let permit = Arc::clone(&gate)
+            .acquire_owned()
+            .await
+            .map_err(|err| err.to_string())?;
+        let (shared, pool, ready) = (Arc::clone(&shared), Arc::clone(&pool), ready_tx.clone());
+        let slot = Arc::new(Mutex::new(None));
+        clients.push(Arc::clone(&slot));
+        tokio::spawn(async move {
+            let setup = tokio::time::timeout(SETUP_TIMEOUT, setup(&shared, &pool)).await;
+            drop(permit);
+            let (socket, client) = match setup {
+                Ok(Ok(done)) => done,
+                Ok(Err(err)) => {
+                    let _ = ready.send(Err(err));
+                    return;
+                }
+                Err(_) => {
+                    let _ = ready.send(Err("connecting timed out".into()));
+                    return;
+                }
+            };
+            *lock(&slot) = Some(Arc::clone(&client));
+            let _ = ready.send(Ok(()));
+            loop {
+                if let Err(err) = read_some(&socket, &client, &shared).await {
+                    lock(&client).tally.ended = Some(err);
+                    break;
+                }
+            }
+        });
+    }
+    drop(ready_tx);
+    let mut connected = 0;
+    while connected < config.connections {
+        match ready_rx
+            .recv()
+            .await
+            .unwrap_or_else(|| Err("a client task died".into()))
+        {
+            Ok(()) => connected += 1,
+            Err(err) => {
+                return Err(format!(
+                    "a client failed to connect and subscribe after {connected} did: {err}"
+                ));
+            }
+        }
+    }
+    let connect_s = connect_start.elapsed().as_secs_f64();
+    drop(pool); // closes the subscription connections
+
+    tokio::time::sleep(config.hold).await;
+    let rss_idle = rss_of(pid);
+
+    // Send, and wait for the deliveries.
+    let cpu_before = cpu_of(pid);
+    let own_before = procfs::cpu_time("self").ok();
+    let send_start_ns = shared.now_ns();
+    let publishers: Vec<_> = (0..shared.plan.counts.len())
+        .map(|p| tokio::spawn(publish(Arc::clone(&shared), p, send_start_ns)))
+        .collect();
+    let mut published = Vec::new();
+    for publisher in publishers {
+        published.push(publisher.await.map_err(|err| err.to_string())?);
+    }
+    let sends_done_ns = shared.now_ns();
+    let reached: u64 = published.iter().map(|p| p.reached).sum();
+    let mut progress = (shared.delivered.load(Ordering::Relaxed), Instant::now());
+    loop {
+        let delivered = shared.delivered.load(Ordering::Relaxed);
+        if delivered >= reached {
+            break;
+        }
+        if delivered != progress.0 {
+            progress = (delivered, Instant::now());
+        } else if progress.1.elapsed() > config.drain_timeout {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let cpu_after = cpu_of(pid);
+    let own_after = procfs::cpu_time("self").ok();
+
+    // Gather.
+    let mut latencies = Histogram::new();
+    for histogram in lock(&HISTOGRAMS).iter() {
+        latencies.merge(&lock(histogram));
+    }
+    let mut report = Report::new(&config.label, &config.scenario);
+    report.mode = match config.load {
+        Load::Burst { .. } => "burst".into(),
+        Load::Rate { .. } => "rate".into(),
+    };
+    report.connections = config.connections;
+    report.publishers = shared.plan.counts.len();
+    report.messages = shared.plan.total;
+    if let Load::Rate {
+        deliveries_per_s, ..
+    } = config.load
+    {
+        report.target_deliveries_per_s = Some(deliveries_per_s);
+        report.max_send_lag_ms =
+            Some(published.iter().map(|p| p.max_lag_ns).max().unwrap_or(0) as f64 / 1e6);
+    }
+    report.expected = config.connections as u64 * shared.plan.total;
+    report.reached = reached;
+    report.delivered = shared.delivered.load(Ordering::Relaxed);
+    report.connect_s = connect_s;
+    let first_send = published
+        .iter()
+        .filter_map(|p| p.first_send_ns)
+        .min()
+        .unwrap_or(send_start_ns);
+    let last = shared
+        .last_delivery_ns
+        .load(Ordering::Relaxed)
+        .max(first_send);
+    report.duration_s = secs(last - first_send);
+    if report.duration_s > 0.0 {
+        report.deliveries_per_s = report.delivered as f64 / report.duration_s;
+    }
+    let sending_s = secs(sends_done_ns - first_send);
+    if sending_s > 0.0 {
+        report.sends_per_s = published.iter().map(|p| p.sent).sum::<u64>() as f64 / sending_s;
+    }
+    report.latency_p50_us = latencies.quantile(0.5) as f64 / 1e3;
+    report.latency_p99_us = latencies.quantile(0.99) as f64 / 1e3;
+    report.latency_max_us = latencies.max() as f64 / 1e3;
+    if let (Some(before), Some(after)) = (cpu_before, cpu_after) {
+        let used = after.saturating_sub(before);
+        report.server_cpu_s = Some(used.as_secs_f64());
+        if report.delivered > 0 {
+            report.server_cpu_us_per_delivery =
+                Some(used.as_secs_f64() * 1e6 / report.delivered as f64);
+        }
+    }
+    if let (Some(base), Some(idle)) = (rss_base, rss_idle) {
+        report.server_rss_base_kib = Some(base / 1024);
+        report.server_rss_idle_kib = Some(idle / 1024);
+        if config.connections > 0 {
+            report.server_kib_per_idle_conn =
+                Some((idle as f64 - base as f64) / 1024.0 / config.connections as f64);
+        }
+    }
+    if let (Some(before), Some(after)) = (own_before, own_after) {
+        report.loadgen_cpu_s = after.saturating_sub(before).as_secs_f64();
+    }
+    report.loadgen_threads = config.threads;
+    report.send_errors = published.iter().map(|p| p.errors).sum();
+    report.first_error = published.iter().find_map(|p| p.first_error.clone());
+    for slot in &clients {
+        let Some(client) = lock(slot).clone() else {
+            report.disconnected += 1;
+            continue;
+        };
+        let client = lock(&client);
+        let tally = &client.tally;
+        report.lost += shared.plan.total - tally.received;
+        report.duplicated += tally.duplicated;
+        report.out_of_order += tally.out_of_order;
+        report.malformed += tally.malformed;
+        if let Some(reason) = &tally.ended {
+            report.disconnected += 1;
+            report.first_error.get_or_insert_with(|| reason.clone());
+        }
+    }
+    report.exactly_once_in_order = report.lost == 0
+        && report.duplicated == 0
+        && report.out_of_order == 0
+        && report.malformed == 0
+        && report.disconnected == 0
+        && report.send_errors == 0;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_and_answers() {
+        assert_eq!(
+            parse_stamp(br#""2:17:123456789""#),
+            Some((2, 17, 123_456_789))
+        );
+        for bad in [
+            &b"2:17:1"[..],
+            br#""2:17""#,
+            br#""2:x:1""#,
+            br#""2:1:1:1""#,
+            br#""::""#,
+        ] {
+            assert_eq!(parse_stamp(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+        assert_eq!(reached_of(br#"{"reached":1000}"#), Some(1000));
+        assert_eq!(reached_of(br#"{"reached": 3}"#), None);
+    }
+
+    #[test]
+    fn plans_split_messages_among_publishers() {
+        let mut config = Config {
+            addr: "127.0.0.1:1".parse().unwrap(),
+            server_pid: None,
+            label: String::new(),
+            scenario: String::new(),
+            connections: 1000,
+            publishers: 3,
+            load: Load::Burst { messages: 10 },
+            topic: "t".into(),
+            connect_concurrency: 1,
+            subscribe_pool: 1,
+            hold: Duration::ZERO,
+            drain_timeout: Duration::ZERO,
+            threads: 1,
+        };
+        let plan = Plan::new(&config).unwrap();
+        assert_eq!(
+            (plan.counts, plan.offsets, plan.total),
+            (vec![4, 3, 3], vec![0, 4, 7], 10)
+        );
+        config.load = Load::Rate {
+            deliveries_per_s: 20_000.0,
+            duration: Duration::from_secs(10),
+        };
+        let plan = Plan::new(&config).unwrap();
+        assert_eq!((plan.total, plan.interval_ns), (200, Some(50_000_000)));
+    }
+
+    #[test]
+    fn tallies_duplicates_and_disorder() {
+        let config_plan = Plan {
+            counts: vec![3, 2],
+            offsets: vec![0, 3],
+            total: 5,
+            interval_ns: None,
+        };
+        let shared = Shared {
+            addr: "127.0.0.1:1".parse().unwrap(),
+            start: Instant::now(),
+            topic: "t".into(),
+            plan: config_plan,
+            delivered: AtomicU64::new(0),
+            last_delivery_ns: AtomicU64::new(0),
+        };
+        let mut tally = Tally::new(&shared.plan);
+        let mut h = Histogram::new();
+        for data in [
+            &br#""0:0:10""#[..],
+            br#""1:1:10""#,
+            br#""0:2:10""#,
+            br#""0:1:10""#,
+            br#""0:1:10""#,
+            br#""1:0:10""#,
+            br#""1:2:10""#,
+        ] {
+            tally.event(b"t", data, 110, &shared, &mut h);
+        }
+        tally.event(b"other", br#""0:0:0""#, 0, &shared, &mut h);
+        tally.event(b"PB_CONNECT", br#"{"clientId":"x"}"#, 0, &shared, &mut h);
+        assert_eq!(
+            (
+                tally.received,
+                tally.duplicated,
+                tally.out_of_order,
+                tally.malformed
+            ),
+            (5, 1, 2, 1)
+        );
+        assert_eq!(tally.client_id.as_deref(), Some("x"));
+        assert_eq!((h.count(), h.max()), (5, 100));
+    }
+}

@@ -1,0 +1,162 @@
+//! `cargo run --release -p example-bench`: the bench server, a `realtime` broker with one extra
+//! route for the load generator.
+//!
+//! `POST /bench/send` with `{"topic": "...", "data": "..."}` sends `data` (a string, so the wire
+//! carries it JSON-encoded: `data:"..."`) to every subscriber of `topic` and answers
+//! `{"reached": N}`. `bench/pb_hooks/bench.pb.js` gives PocketBase the same route, so one load
+//! generator measures both.
+//!
+//! Flags: `--addr HOST:PORT` (or `REALTIME_ADDR`, default `127.0.0.1:8090`),
+//! `--queue-capacity N` (or `BENCH_QUEUE_CAPACITY`, default 65536: messages a client may have
+//! waiting before it is disconnected; bursts need room), `--threads N` (runtime worker threads,
+//! default one per core).
+//!
+//! It serves as an application should: `realtime::serve` (`TCP_NODELAY`, and stalled
+//! connections cut when their queue overflows), on a listener with Go's backlog (so
+//! PocketBase's) rather than the 128 of `TcpListener::bind`.
+
+use std::net::SocketAddr;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use realtime::Realtime;
+
+const DEFAULT_ADDR: &str = "127.0.0.1:8090";
+const DEFAULT_QUEUE_CAPACITY: usize = 65_536;
+const USAGE: &str = "usage: example-bench [--addr HOST:PORT] [--queue-capacity N] [--threads N]";
+
+#[derive(Debug)]
+struct Options {
+    addr: SocketAddr,
+    queue_capacity: usize,
+    threads: Option<usize>,
+}
+
+fn options() -> Result<Options, String> {
+    let mut addr = std::env::var("REALTIME_ADDR").ok();
+    let mut capacity = std::env::var("BENCH_QUEUE_CAPACITY").ok();
+    let mut threads = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let (key, inline) = match arg.split_once('=') {
+            Some((key, value)) => (key.to_owned(), Some(value.to_owned())),
+            None => (arg.clone(), None),
+        };
+        let slot = match key.as_str() {
+            "--addr" => &mut addr,
+            "--queue-capacity" => &mut capacity,
+            "--threads" => &mut threads,
+            "-h" | "--help" => return Err(USAGE.into()),
+            _ => return Err(format!("unknown argument `{arg}`; {USAGE}")),
+        };
+        let value = inline
+            .or_else(|| args.next())
+            .ok_or_else(|| format!("`{key}` needs a value; {USAGE}"))?;
+        *slot = Some(value);
+    }
+    let addr = addr.unwrap_or_else(|| DEFAULT_ADDR.to_owned());
+    let number = |name: &str, value: Option<String>| -> Result<Option<usize>, String> {
+        value
+            .map(|v| {
+                v.parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| format!("`{name}` wants a positive number, not `{v}`"))
+            })
+            .transpose()
+    };
+    Ok(Options {
+        addr: addr
+            .parse()
+            .map_err(|err| format!("invalid address `{addr}` ({err}); expected HOST:PORT"))?,
+        queue_capacity: number("--queue-capacity", capacity)?.unwrap_or(DEFAULT_QUEUE_CAPACITY),
+        threads: number("--threads", threads)?,
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct SendRequest {
+    topic: String,
+    data: String,
+}
+
+#[derive(serde::Serialize)]
+struct Reached {
+    reached: usize,
+}
+
+async fn send(
+    State(rt): State<Realtime>,
+    Json(request): Json<SendRequest>,
+) -> Result<Json<Reached>, (StatusCode, String)> {
+    rt.send_to(&request.topic, &request.data, realtime::everyone)
+        .map(|delivery| {
+            Json(Reached {
+                reached: delivery.reached,
+            })
+        })
+        .map_err(|err| (StatusCode::BAD_REQUEST, err.to_string()))
+}
+
+fn main() {
+    let options = match options() {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("example-bench: {message}");
+            std::process::exit(2);
+        }
+    };
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = options.threads {
+        runtime.worker_threads(threads);
+    }
+    let runtime = match runtime.enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("example-bench: cannot start the runtime: {err}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(message) = runtime.block_on(serve(&options)) {
+        eprintln!("example-bench: {message}");
+        std::process::exit(1);
+    }
+}
+
+/// A listener with the backlog Go's servers (so PocketBase) get, `SOMAXCONN`, instead of the 128
+/// of `TcpListener::bind`: with 128, a crowd connecting at once overflows the accept queue and
+/// waits for SYN retransmissions (1 s and more).
+fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
+}
+
+async fn serve(options: &Options) -> Result<(), String> {
+    let rt = Realtime::builder()
+        .queue_capacity(options.queue_capacity)
+        .build();
+    let app = rt.mount(
+        Router::new()
+            .route("/bench/send", post(send))
+            .with_state(rt.clone()),
+    );
+    let listener =
+        listen(options.addr).map_err(|err| format!("cannot listen on {}: {err}", options.addr))?;
+    println!(
+        "example-bench: pid {} listening on http://{} (queue capacity {})",
+        std::process::id(),
+        options.addr,
+        options.queue_capacity
+    );
+    realtime::serve(listener, app)
+        .await
+        .map_err(|err| err.to_string())
+}

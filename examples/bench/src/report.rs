@@ -1,0 +1,285 @@
+//! A run's figures: one JSON line for machines, a few lines for people, and the markdown table
+//! that puts several runs side by side.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+/// What one run measured.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// The server's name (`realtime`, `pocketbase`).
+    pub label: String,
+    /// The scenario's name.
+    pub scenario: String,
+    /// `burst` or `rate`.
+    pub mode: String,
+    /// Event-stream clients, all subscribed to the topic.
+    pub connections: usize,
+    /// Concurrent publishers.
+    pub publishers: usize,
+    /// Messages sent in all.
+    pub messages: u64,
+    /// Rate mode: the deliveries per second asked for.
+    pub target_deliveries_per_s: Option<f64>,
+    /// Rate mode: how late the latest send started, in milliseconds.
+    pub max_send_lag_ms: Option<f64>,
+    /// Deliveries owed: connections × messages.
+    pub expected: u64,
+    /// The sum of the servers' `reached` answers.
+    pub reached: u64,
+    /// Topic events the clients read (duplicates included).
+    pub delivered: u64,
+    /// Seconds to connect and subscribe every client.
+    pub connect_s: f64,
+    /// Seconds from the first send to the last delivery.
+    pub duration_s: f64,
+    /// `delivered / duration_s`.
+    pub deliveries_per_s: f64,
+    /// Sends per second achieved (all publishers).
+    pub sends_per_s: f64,
+    /// Send-to-read latency, median, microseconds.
+    pub latency_p50_us: f64,
+    /// Send-to-read latency, 99th percentile, microseconds.
+    pub latency_p99_us: f64,
+    /// Send-to-read latency, maximum, microseconds.
+    pub latency_max_us: f64,
+    /// The server's CPU time (user + system) from the first send to the last delivery.
+    pub server_cpu_s: Option<f64>,
+    /// `server_cpu_s` per delivery, microseconds.
+    pub server_cpu_us_per_delivery: Option<f64>,
+    /// The server's resident memory before any client connected, KiB.
+    pub server_rss_base_kib: Option<u64>,
+    /// The server's resident memory with every client connected and idle, KiB.
+    pub server_rss_idle_kib: Option<u64>,
+    /// `(idle - base) / connections`, KiB.
+    pub server_kib_per_idle_conn: Option<f64>,
+    /// This load generator's own CPU time over the same window, seconds: it shares the cores.
+    pub loadgen_cpu_s: f64,
+    /// This load generator's runtime threads.
+    pub loadgen_threads: usize,
+    /// Messages some client never received (summed over clients).
+    pub lost: u64,
+    /// Messages a client received more than once.
+    pub duplicated: u64,
+    /// Messages a client received after a later one of the same publisher.
+    pub out_of_order: u64,
+    /// Topic events whose data was not a message of this run.
+    pub malformed: u64,
+    /// Clients whose stream ended or failed.
+    pub disconnected: u64,
+    /// Sends that failed or were not answered `200 {"reached": N}`.
+    pub send_errors: u64,
+    /// The first error seen, if any.
+    pub first_error: Option<String>,
+    /// Every client received every message exactly once and in order, and nothing failed.
+    pub exactly_once_in_order: bool,
+}
+
+impl Report {
+    /// An empty report for `label` and `scenario`.
+    #[must_use]
+    pub fn new(label: &str, scenario: &str) -> Self {
+        Self {
+            label: label.to_owned(),
+            scenario: scenario.to_owned(),
+            ..Self::default()
+        }
+    }
+
+    /// The report as one line of JSON.
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The report for people.
+    #[must_use]
+    pub fn human(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{} / {}: {} connections (connected and subscribed in {:.2} s), {} publisher(s), {} messages ({})",
+            self.label,
+            self.scenario,
+            self.connections,
+            self.connect_s,
+            self.publishers,
+            self.messages,
+            self.mode
+        );
+        let _ = writeln!(
+            out,
+            "  delivered {} of {} ({} reached) in {:.3} s: {:.0} deliveries/s, {:.1} sends/s{}",
+            self.delivered,
+            self.expected,
+            self.reached,
+            self.duration_s,
+            self.deliveries_per_s,
+            self.sends_per_s,
+            self.max_send_lag_ms
+                .map(|lag| format!(" (latest send {lag:.1} ms behind schedule)"))
+                .unwrap_or_default()
+        );
+        let _ = writeln!(
+            out,
+            "  latency p50 {} µs, p99 {} µs, max {} µs",
+            round(self.latency_p50_us),
+            round(self.latency_p99_us),
+            round(self.latency_max_us)
+        );
+        let _ = writeln!(
+            out,
+            "  server: {} CPU s, {} µs CPU per delivery; RSS {} KiB idle with every client, {} KiB before: {} KiB per idle connection",
+            opt(self.server_cpu_s, 2),
+            opt(self.server_cpu_us_per_delivery, 2),
+            self.server_rss_idle_kib
+                .map_or("?".into(), |v| v.to_string()),
+            self.server_rss_base_kib
+                .map_or("?".into(), |v| v.to_string()),
+            opt(self.server_kib_per_idle_conn, 1)
+        );
+        let _ = writeln!(
+            out,
+            "  load generator: {:.2} CPU s on {} thread(s) in the same window (it shares the cores with the server)",
+            self.loadgen_cpu_s, self.loadgen_threads
+        );
+        let _ = write!(
+            out,
+            "  exactly once and in order: {} (lost {}, duplicated {}, out of order {}, malformed {}, disconnected {}, send errors {})",
+            if self.exactly_once_in_order {
+                "yes"
+            } else {
+                "NO"
+            },
+            self.lost,
+            self.duplicated,
+            self.out_of_order,
+            self.malformed,
+            self.disconnected,
+            self.send_errors
+        );
+        if let Some(err) = &self.first_error {
+            let _ = write!(out, "\n  first error: {err}");
+        }
+        out
+    }
+}
+
+fn opt(value: Option<f64>, digits: usize) -> String {
+    value.map_or_else(|| "?".into(), |v| format!("{v:.digits$}"))
+}
+
+fn round(value: f64) -> String {
+    if value >= 100.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.1}")
+    }
+}
+
+fn thousands(value: f64) -> String {
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "a rate, rounded for display"
+    )]
+    let digits = (value.max(0.0).round() as u64).to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// A markdown table of several runs, in their order: the runs of one scenario against different
+/// servers come out next to each other. Repeated runs of one scenario against one server make
+/// one row, the run of median throughput, marked "median of n".
+#[must_use]
+pub fn table(reports: &[Report]) -> String {
+    let mut scenarios: Vec<&str> = Vec::new();
+    for report in reports {
+        if !scenarios.contains(&report.scenario.as_str()) {
+            scenarios.push(&report.scenario);
+        }
+    }
+    let mut rows: Vec<(&Report, usize)> = Vec::new();
+    for &scenario in &scenarios {
+        let mut labels: Vec<&str> = Vec::new();
+        for report in reports.iter().filter(|r| r.scenario == scenario) {
+            if !labels.contains(&report.label.as_str()) {
+                labels.push(&report.label);
+            }
+        }
+        for label in labels {
+            let mut runs: Vec<&Report> = reports
+                .iter()
+                .filter(|r| r.scenario == scenario && r.label == label)
+                .collect();
+            runs.sort_by(|a, b| a.deliveries_per_s.total_cmp(&b.deliveries_per_s));
+            rows.push((runs[runs.len() / 2], runs.len()));
+        }
+    }
+    let mut out = String::from(
+        "| scenario | server | conns | msgs | deliveries/s | p50 µs | p99 µs | max µs | server CPU µs/delivery | server KiB/idle conn | loadgen CPU s | exactly once, in order |\n\
+         | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n",
+    );
+    for (r, runs) in rows {
+        let label = if runs > 1 {
+            format!("{} (median of {runs})", r.label)
+        } else {
+            r.label.clone()
+        };
+        let check = if r.exactly_once_in_order {
+            "yes".to_owned()
+        } else {
+            format!(
+                "**no**: lost {}, dup {}, disorder {}, disconnected {}, send errors {}",
+                r.lost, r.duplicated, r.out_of_order, r.disconnected, r.send_errors
+            )
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {} |",
+            r.scenario,
+            label,
+            r.connections,
+            r.messages,
+            thousands(r.deliveries_per_s),
+            round(r.latency_p50_us),
+            round(r.latency_p99_us),
+            round(r.latency_max_us),
+            opt(r.server_cpu_us_per_delivery, 2),
+            opt(r.server_kib_per_idle_conn, 1),
+            r.loadgen_cpu_s,
+            check
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_round_trip_and_table() {
+        let mut a = Report::new("realtime", "burst N=10");
+        a.deliveries_per_s = 1_234_567.4;
+        a.exactly_once_in_order = true;
+        let b = Report::new("pocketbase", "burst N=10");
+        let parsed: Report = serde_json::from_str(&a.to_json()).unwrap();
+        assert_eq!(parsed, a);
+        let table = table(&[a, b]);
+        assert!(
+            table.contains("| burst N=10 | realtime | 0 | 0 | 1,234,567 |"),
+            "{table}"
+        );
+        assert!(table.contains("| pocketbase |"));
+        assert_eq!(thousands(999.0), "999");
+        assert_eq!(thousands(1000.0), "1,000");
+    }
+}
