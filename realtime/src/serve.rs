@@ -17,7 +17,7 @@ use axum::extract::connect_info::{Connected, IntoMakeServiceWithConnectInfo};
 use axum::middleware::AddExtension;
 use axum::serve::{IncomingStream, Serve};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 /// Serves `router` on `listener` with the peer information the realtime endpoint uses: the
 /// address (for PocketBase's same-address check) and the means to abort a stalled connection.
@@ -38,6 +38,27 @@ pub fn serve(listener: TcpListener, router: Router) -> Serve<Listener, MakeServi
         Listener(listener),
         router.into_make_service_with_connect_info::<Peer>(),
     )
+}
+
+/// How many connections may wait to be accepted. The operating system's usual 128 overflows
+/// when a restarted server sees every client reconnect at once; Go servers use 4096 too.
+const BACKLOG: u32 = 4096;
+
+/// Binds a listener for [`serve`] with a listen backlog of 4096 (tokio's `TcpListener::bind`
+/// uses 128, which a crowd of reconnecting clients overflows).
+///
+/// # Errors
+///
+/// If the address cannot be bound. Must be called inside a tokio runtime.
+pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
 }
 
 /// The make-service [`serve`] runs: the router, told each connection's [`Peer`].

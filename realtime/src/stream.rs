@@ -17,11 +17,20 @@ use crate::frame;
 
 /// Streams one client's outbox. Dropping it (the peer went away, or the stream ended)
 /// unregisters the client.
+///
+/// Timers are never reset per frame (that costs a timer update and a clock read on every
+/// delivery): a frame only sets flags, which the timers read when they fire. A heartbeat thus
+/// comes one to two intervals after the last message, and the idle timeout ends a stream one
+/// to two timeouts after it.
 pub(crate) struct EventStream {
     client: Client,
     broker: Weak<Shared>,
     heartbeat: Option<Interval>,
+    /// A frame was written since the last heartbeat tick.
+    wrote_since_tick: bool,
     idle: Option<(Pin<Box<Sleep>>, std::time::Duration)>,
+    /// A frame was written since the idle timer was last armed.
+    wrote_since_idle_check: bool,
     deadline: Option<Pin<Box<Sleep>>>,
 }
 
@@ -40,6 +49,8 @@ impl EventStream {
             client,
             broker,
             heartbeat,
+            wrote_since_tick: false,
+            wrote_since_idle_check: false,
             idle: config
                 .idle_timeout
                 .map(|after| (Box::pin(tokio::time::sleep(after)), after)),
@@ -61,33 +72,38 @@ impl Body for EventStream {
         let this = &mut *self;
         match this.client.state().outbox.poll_drain(cx) {
             Poll::Ready(Some(chunk)) => {
-                if let Some((sleep, after)) = &mut this.idle {
-                    sleep.as_mut().reset(Instant::now() + *after);
-                }
-                if let Some(heartbeat) = &mut this.heartbeat {
-                    heartbeat.reset();
-                }
+                this.wrote_since_tick = true;
+                this.wrote_since_idle_check = true;
                 return Poll::Ready(Some(Ok(Frame::data(chunk))));
             }
             Poll::Ready(None) => return Poll::Ready(None),
             Poll::Pending => {}
         }
-        let expired = this
+        let mut expired = this
             .deadline
             .as_mut()
-            .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready())
-            || this
-                .idle
-                .as_mut()
-                .is_some_and(|(sleep, _)| sleep.as_mut().poll(cx).is_ready());
+            .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready());
+        if let Some((sleep, after)) = &mut this.idle {
+            while sleep.as_mut().poll(cx).is_ready() {
+                if !std::mem::take(&mut this.wrote_since_idle_check) {
+                    expired = true;
+                    break;
+                }
+                sleep.as_mut().reset(Instant::now() + *after);
+            }
+        }
         if expired {
             this.client.disconnect();
             return Poll::Ready(None);
         }
-        if let Some(heartbeat) = &mut this.heartbeat
-            && heartbeat.poll_tick(cx).is_ready()
-        {
-            return Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(frame::HEARTBEAT)))));
+        if let Some(heartbeat) = &mut this.heartbeat {
+            while heartbeat.poll_tick(cx).is_ready() {
+                if !std::mem::take(&mut this.wrote_since_tick) {
+                    return Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(
+                        frame::HEARTBEAT,
+                    )))));
+                }
+            }
         }
         Poll::Pending
     }

@@ -188,3 +188,71 @@ async fn a_stalled_reader_is_cut_off_and_forgotten() {
     eventually("the stalled stream is gone", || rt.open_streams() == 0).await;
     drop(stalled);
 }
+
+/// Clients that connect and disconnect continuously during a broadcast storm receive, while
+/// connected, every message sent after their subscription took effect, once and in order; and
+/// they leave nothing behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn churning_clients_lose_nothing_while_connected() {
+    use std::sync::atomic::{AtomicBool, AtomicU64};
+
+    let rt = Realtime::builder().queue_capacity(1_000_000).build();
+    let server = Arc::new(serve(&rt).await);
+    let next = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let sender = {
+        let (rt, next, stop) = (rt.clone(), Arc::clone(&next), Arc::clone(&stop));
+        tokio::spawn(async move {
+            // Bounded: at most 200,000 messages, whatever happens to the churners.
+            for n in 0..200_000u64 {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let _ = rt.send_to("storm", &n, realtime::everyone).unwrap();
+                next.store(n + 1, Ordering::SeqCst);
+                if n % 8 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        })
+    };
+    let mut churners = Vec::new();
+    for _ in 0..3 {
+        let (server, next) = (Arc::clone(&server), Arc::clone(&next));
+        churners.push(tokio::spawn(async move {
+            for _ in 0..8 {
+                let mut stream = SseStream::open(server.addr, &[]).await;
+                let id = stream.client_id().await;
+                let body = format!(r#"{{"clientId":"{id}","subscriptions":["storm"]}}"#);
+                assert_eq!(post_realtime(server.addr, &body, None).await.status, 204);
+                // Message `floor` may be mid-send and have missed the subscription; every later
+                // one started after it took effect and must arrive.
+                let floor = next.load(Ordering::SeqCst) + 1;
+                let mut received = Vec::new();
+                let deadline = tokio::time::Instant::now() + Duration::from_millis(40);
+                while tokio::time::Instant::now() < deadline {
+                    let Some(event) = stream.next_event(Duration::from_millis(40)).await else {
+                        break;
+                    };
+                    let data = event.rsplit("data:").next().unwrap().trim_end();
+                    received.push(data.parse::<u64>().unwrap());
+                }
+                assert!(!received.is_empty(), "the storm reached a subscriber");
+                assert!(received[0] <= floor, "missed {}..{floor}", received[0]);
+                for pair in received.windows(2) {
+                    assert_eq!(pair[1], pair[0] + 1, "a gap or a reorder: {received:?}");
+                }
+            }
+        }));
+    }
+    for churner in churners {
+        churner.await.unwrap();
+    }
+    stop.store(true, Ordering::SeqCst);
+    sender.await.unwrap();
+    eventually("every churned client is gone", || {
+        rt.client_count() == 0 && rt.open_streams() == 0
+    })
+    .await;
+    assert!(rt.subscribers("storm").is_empty());
+}

@@ -462,3 +462,34 @@ async fn the_htmx_extension_is_served() {
     );
     assert!(response.text().contains("htmx.defineExtension(EXT"));
 }
+
+#[tokio::test]
+async fn messages_keep_an_idle_timeout_at_bay_and_replace_heartbeats() {
+    let rt = Realtime::builder()
+        .idle_timeout(Some(Duration::from_millis(300)))
+        .heartbeat(Some(Duration::from_millis(100)))
+        .build();
+    let server = serve(&rt).await;
+    let mut stream = SseStream::open(server.addr, &[]).await;
+    let id = stream.client_id().await;
+    subscribe(&server, &id, r#"["chat"]"#).await;
+    // Ten messages 60 ms apart outlast the 300 ms idle timeout, and leave no quiet interval.
+    for n in 0..10 {
+        assert_eq!(
+            rt.send_to("chat", &n, realtime::everyone).unwrap().reached,
+            1
+        );
+        let block = stream.next_block(READ_TIMEOUT).await.unwrap();
+        assert!(
+            block.ends_with(&format!("data:{n}\n\n")),
+            "no heartbeat while busy: {block:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(60)).await;
+    }
+    // Quiet: heartbeats come, then the idle timeout ends the stream.
+    assert_eq!(
+        stream.next_block(READ_TIMEOUT).await.as_deref(),
+        Some(":\n\n")
+    );
+    assert!(stream.ended_within(READ_TIMEOUT).await);
+}

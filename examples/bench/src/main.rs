@@ -13,7 +13,7 @@
 //!
 //! It serves as an application should: `realtime::serve` (`TCP_NODELAY`, and stalled
 //! connections cut when their queue overflows), on a listener with Go's backlog (so
-//! PocketBase's) rather than the 128 of `TcpListener::bind`.
+//! PocketBase's), from `realtime::serve::bind`, rather than the 128 of `TcpListener::bind`.
 
 use std::net::SocketAddr;
 
@@ -125,20 +125,6 @@ fn main() {
     }
 }
 
-/// A listener with the backlog Go's servers (so PocketBase) get, `SOMAXCONN`, instead of the 128
-/// of `TcpListener::bind`: with 128, a crowd connecting at once overflows the accept queue and
-/// waits for SYN retransmissions (1 s and more).
-fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
-    let socket = if addr.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()?
-    } else {
-        tokio::net::TcpSocket::new_v6()?
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(4096)
-}
-
 async fn serve(options: &Options) -> Result<(), String> {
     let rt = Realtime::builder()
         .queue_capacity(options.queue_capacity)
@@ -148,8 +134,8 @@ async fn serve(options: &Options) -> Result<(), String> {
             .route("/bench/send", post(send))
             .with_state(rt.clone()),
     );
-    let listener =
-        listen(options.addr).map_err(|err| format!("cannot listen on {}: {err}", options.addr))?;
+    let listener = realtime::serve::bind(options.addr)
+        .map_err(|err| format!("cannot listen on {}: {err}", options.addr))?;
     println!(
         "example-bench: pid {} listening on http://{} (queue capacity {})",
         std::process::id(),

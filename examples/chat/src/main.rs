@@ -24,8 +24,7 @@ async fn run() -> Result<(), String> {
     let secret = secret::load_or_create(&options.data_dir)?;
     let state = AppState::new(db, &secret);
     let rt = state.rt.clone();
-    let listener = tokio::net::TcpListener::bind(options.addr)
-        .await
+    let listener = realtime::serve::bind(options.addr)
         .map_err(|err| format!("cannot listen on {}: {err}", options.addr))?;
     println!(
         "chat on http://{} (data in {})",

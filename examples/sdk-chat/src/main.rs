@@ -23,8 +23,7 @@ async fn run() -> Result<(), String> {
     let options = Options::from_env("example-sdk-chat")?;
     let db = Db::open_in(&options.data_dir)?;
     let rt = Realtime::new();
-    let listener = tokio::net::TcpListener::bind(options.addr)
-        .await
+    let listener = realtime::serve::bind(options.addr)
         .map_err(|err| format!("cannot listen on {}: {err}", options.addr))?;
     println!(
         "sdk-chat on http://{} (data in {})",
