@@ -82,7 +82,7 @@ impl Client {
     }
 
     /// The address the stream was opened from, when the server was started with
-    /// [`serve`](crate::serve()) (or axum's `into_make_service_with_connect_info`).
+    /// [`Realtime::serve`](crate::Realtime::serve) (or axum's `into_make_service_with_connect_info`).
     #[must_use]
     pub fn remote_ip(&self) -> Option<IpAddr> {
         self.state.remote_ip

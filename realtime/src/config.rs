@@ -119,7 +119,7 @@ impl Builder {
 
     /// Whether a `POST /api/realtime` must come from the address that opened the stream
     /// (PocketBase ≥ 0.38.2 checks this). On by default; it needs the server started with
-    /// [`serve`](crate::serve()) (or axum's `into_make_service_with_connect_info`), and is
+    /// [`Realtime::serve`](crate::Realtime::serve) (or axum's `into_make_service_with_connect_info`), and is
     /// skipped without it.
     pub fn check_remote_ip(mut self, check: bool) -> Self {
         self.config.check_remote_ip = check;

@@ -50,7 +50,7 @@ impl Realtime {
     /// # drop(app);
     /// ```
     ///
-    /// Serve the router with [`serve`](crate::serve()): `POST /api/realtime` then checks it
+    /// Serve the router with [`Realtime::serve`](crate::Realtime::serve): `POST /api/realtime` then checks it
     /// comes from the address that opened the stream (as PocketBase does), and a client that
     /// stops reading can be cut off.
     pub fn mount<S>(&self, router: Router<S>) -> Router<S>

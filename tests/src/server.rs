@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use axum::Router;
+use realtime::Realtime;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -14,19 +15,20 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// Serves `app` with [`realtime::serve()`], as in production: the peer's address is known
-    /// and the broker can abort stalled connections.
+    /// Serves `app` with [`Realtime::serve`], as in production: the peer's address is known,
+    /// the broker can abort stalled connections, and streams take the broker's own path.
     ///
     /// # Panics
     ///
     /// Panics if no loopback port can be bound.
-    pub async fn start(app: Router) -> Self {
+    pub async fn start(rt: &Realtime, app: Router) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local address");
+        let serve = rt.serve(listener, app);
         let task = tokio::spawn(async move {
-            realtime::serve(listener, app).await.expect("server failed");
+            serve.await.expect("server failed");
         });
         Self { addr, task }
     }

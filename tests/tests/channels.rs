@@ -95,7 +95,7 @@ fn data_of(event: &str) -> &str {
 #[tokio::test]
 async fn json_channel_sends_its_struct() {
     let rt = Realtime::new();
-    let server = TestServer::start(rt.mount(Router::new())).await;
+    let server = TestServer::start(&rt, rt.mount(Router::new())).await;
     let (mut stream, _) = subscribed(&server, "chat").await;
     let msg = ChatMsg {
         user: "ann".into(),
@@ -149,7 +149,7 @@ async fn realtime_page_renders_once_broadcasts_and_answers() {
             .route("/ann", post(post_to_ann))
             .route("/named", post(post_to_named)),
     );
-    let server = TestServer::start(app).await;
+    let server = TestServer::start(&rt, app).await;
     let (mut anns, ann_id) = subscribed(&server, "chat-html").await;
     let (mut other, _) = subscribed(&server, "chat-html").await;
     rt.client(&ann_id).unwrap().set("name", String::from("ann"));
@@ -234,8 +234,11 @@ async fn the_default_filter_uses_the_requesters_auth() {
     let jwt = realtime::JwtAuth::new(realtime_tests::control_app::SECRET);
     let token = jwt.mint(&realtime::AuthRecord::new("ann")).unwrap();
     let rt = Realtime::builder().authenticator(jwt).build();
-    let server =
-        TestServer::start(rt.mount(Router::new().route("/default", post(post_default)))).await;
+    let server = TestServer::start(
+        &rt,
+        rt.mount(Router::new().route("/default", post(post_default))),
+    )
+    .await;
     let mut anns = SseStream::open(server.addr, &[]).await;
     let ann_id = anns.client_id().await;
     let body = format!(r#"{{"clientId":"{ann_id}","subscriptions":["chat-html"]}}"#);

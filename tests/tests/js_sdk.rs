@@ -8,8 +8,8 @@ use realtime_tests::node::{self, js_dir};
 use realtime_tests::server::TestServer;
 
 async fn run_node_test(file: &str) {
-    let (_rt, app) = control_app();
-    let server = TestServer::start(app).await;
+    let (rt, app) = control_app();
+    let server = TestServer::start(&rt, app).await;
     let path = format!("sdk/{file}");
     node::run_node_test(
         &path,

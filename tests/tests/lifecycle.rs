@@ -10,7 +10,7 @@ use realtime_tests::raw_http::{READ_TIMEOUT, SseStream, post_realtime};
 use realtime_tests::server::TestServer;
 
 async fn serve(rt: &Realtime) -> TestServer {
-    TestServer::start(rt.mount(axum::Router::new())).await
+    TestServer::start(rt, rt.mount(axum::Router::new())).await
 }
 
 /// Polls until `done` holds, failing the test after five seconds.

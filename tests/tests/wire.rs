@@ -9,7 +9,7 @@ use realtime_tests::server::TestServer;
 const QUIET: Duration = Duration::from_millis(300);
 
 async fn serve(rt: &Realtime) -> TestServer {
-    TestServer::start(rt.mount(axum::Router::new())).await
+    TestServer::start(rt, rt.mount(axum::Router::new())).await
 }
 
 async fn subscribe(server: &TestServer, id: &str, keys: &str) {
@@ -492,4 +492,48 @@ async fn messages_keep_an_idle_timeout_at_bay_and_replace_heartbeats() {
         Some(":\n\n")
     );
     assert!(stream.ended_within(READ_TIMEOUT).await);
+}
+
+/// A same-origin stream request is answered by the broker's own path, a cross-origin one by the
+/// router (where the application's CORS layer applies): both answer alike.
+#[tokio::test]
+async fn both_stream_paths_answer_alike() {
+    let rt = Realtime::new();
+    let server = serve(&rt).await;
+    let own = format!("Origin: http://{}", server.addr);
+    let mut streams = Vec::new();
+    for origin in [own.as_str(), "Origin: http://elsewhere.test"] {
+        let mut stream = SseStream::open(server.addr, &[origin]).await;
+        let id = stream.client_id().await;
+        let mut headers: Vec<_> = stream
+            .headers
+            .iter()
+            .filter(|(name, _)| name != "date")
+            .cloned()
+            .collect();
+        headers.sort();
+        assert!(stream.header("date").is_some());
+        subscribe(&server, &id, r#"["chat"]"#).await;
+        streams.push((stream, headers));
+    }
+    assert_eq!(streams[0].1, streams[1].1);
+    assert_eq!(
+        rt.send_to("chat", "both", realtime::everyone)
+            .unwrap()
+            .reached,
+        2
+    );
+    for (stream, _) in &mut streams {
+        assert!(
+            stream
+                .next_event(READ_TIMEOUT)
+                .await
+                .unwrap()
+                .ends_with("\nevent:chat\ndata:\"both\"\n\n")
+        );
+    }
+    assert_eq!(rt.disconnect_all(), 2);
+    for (stream, _) in &mut streams {
+        assert!(stream.ended_within(READ_TIMEOUT).await);
+    }
 }

@@ -11,7 +11,7 @@
 //! waiting before it is disconnected; bursts need room), `--threads N` (runtime worker threads,
 //! default one per core).
 //!
-//! It serves as an application should: `realtime::serve` (`TCP_NODELAY`, and stalled
+//! It serves as an application should: `Realtime::serve` (`TCP_NODELAY`, and stalled
 //! connections cut when their queue overflows), on a listener with Go's backlog (so
 //! PocketBase's), from `realtime::serve::bind`, rather than the 128 of `TcpListener::bind`.
 
@@ -142,7 +142,5 @@ async fn serve(options: &Options) -> Result<(), String> {
         options.addr,
         options.queue_capacity
     );
-    realtime::serve(listener, app)
-        .await
-        .map_err(|err| err.to_string())
+    rt.serve(listener, app).await.map_err(|err| err.to_string())
 }

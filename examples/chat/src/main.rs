@@ -32,7 +32,7 @@ async fn run() -> Result<(), String> {
         options.data_dir.display()
     );
     // Open streams would keep the server from stopping: `shutdown_after` ends them.
-    realtime::serve(listener, app(state))
+    rt.serve(listener, app(state))
         .with_graceful_shutdown(rt.shutdown_after(example_support::shutdown::signal()))
         .await
         .map_err(|err| err.to_string())

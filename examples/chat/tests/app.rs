@@ -12,7 +12,10 @@ const QUIET: Duration = Duration::from_millis(300);
 
 async fn start() -> (TestServer, AppState) {
     let state = AppState::new(Db::in_memory().unwrap(), SECRET);
-    (TestServer::start(app(state.clone())).await, state)
+    (
+        TestServer::start(&state.rt, app(state.clone())).await,
+        state,
+    )
 }
 
 async fn login(server: &TestServer, name: &str) -> (Response, String) {

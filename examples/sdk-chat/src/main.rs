@@ -33,10 +33,10 @@ async fn run() -> Result<(), String> {
             .join(example_sdk_chat::db::FILE_NAME)
             .display()
     );
-    // `realtime::serve` hands the endpoint each connection's peer (for PocketBase's
+    // `rt.serve` hands the endpoint each connection's peer (for PocketBase's
     // same-address check); open streams would keep the server from stopping, so
     // `shutdown_after` ends them all (`disconnect_all`) once the signal comes.
-    realtime::serve(listener, app(&rt, db))
+    rt.serve(listener, app(&rt, db))
         .with_graceful_shutdown(rt.shutdown_after(example_support::shutdown::signal()))
         .await
         .map_err(|err| err.to_string())?;

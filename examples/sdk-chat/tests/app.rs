@@ -13,7 +13,10 @@ use serde_json::{Value, json};
 
 async fn start() -> TestServer {
     let db = Db::in_memory().expect("an in-memory database");
-    TestServer::start(app(&Realtime::new(), db)).await
+    {
+        let rt = Realtime::new();
+        TestServer::start(&rt, app(&rt, db)).await
+    }
 }
 
 /// A stream subscribed to `chat` through the raw protocol: `PB_CONNECT`, then the POST.
@@ -218,7 +221,10 @@ async fn the_history_is_the_latest_messages_oldest_first() {
         };
         db.store(message).await.expect("stored");
     }
-    let server = TestServer::start(app(&Realtime::new(), db)).await;
+    let server = {
+        let rt = Realtime::new();
+        TestServer::start(&rt, app(&rt, db)).await
+    };
     let response = request(server.addr, "GET /api/messages HTTP/1.1", b"").await;
     assert_eq!(response.header("cache-control"), Some("no-store"));
     let messages = json_body(&response);
