@@ -24,6 +24,9 @@ use crate::stream::EventStream;
 /// The longest request head read before handing the connection to the router.
 const MAX_HEAD: usize = 16 * 1024;
 
+/// How many times a stream defers its write to gather more frames into it.
+const MAX_CHUNKS_PER_WRITE: usize = 4;
+
 /// How long a client may take to send its request head before it goes to the router (whose
 /// own handling then applies).
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
@@ -129,7 +132,24 @@ pub(crate) async fn serve_stream(mut conn: Connection, addr: SocketAddr, rt: Rea
         .await;
         let written = match next {
             Some(Ok(frame)) => match frame.into_data() {
-                Ok(data) => write_chunk(&mut conn, &data).await,
+                Ok(first) => {
+                    let mut chunks = vec![first];
+                    // Let other ready work run first (a publisher's next send, above all):
+                    // what it queues for this client goes out in the same write.
+                    while chunks.len() < MAX_CHUNKS_PER_WRITE {
+                        tokio::task::yield_now().await;
+                        let more = poll_fn(|cx| match Pin::new(&mut body).poll_frame(cx) {
+                            Poll::Ready(Some(Ok(frame))) => Poll::Ready(frame.into_data().ok()),
+                            _ => Poll::Ready(None),
+                        })
+                        .await;
+                        match more {
+                            Some(more) => chunks.push(more),
+                            None => break,
+                        }
+                    }
+                    write_chunks(&mut conn, &chunks).await
+                }
                 Err(_) => Ok(()),
             },
             Some(Err(never)) => match never {},
@@ -145,14 +165,24 @@ pub(crate) async fn serve_stream(mut conn: Connection, addr: SocketAddr, rt: Rea
     }
 }
 
-/// Writes `data` as one HTTP chunk, in one vectored write when the socket takes it all.
-async fn write_chunk(conn: &mut Connection, data: &[u8]) -> io::Result<()> {
-    let size = format!("{:x}\r\n", data.len());
-    let mut parts = [
-        IoSlice::new(size.as_bytes()),
-        IoSlice::new(data),
-        IoSlice::new(b"\r\n"),
-    ];
+/// Writes each of `chunks` (none empty) as an HTTP chunk, in one vectored write when the
+/// socket takes it all.
+async fn write_chunks(conn: &mut Connection, chunks: &[Bytes]) -> io::Result<()> {
+    let sizes: Vec<String> = chunks
+        .iter()
+        .map(|chunk| format!("{:x}\r\n", chunk.len()))
+        .collect();
+    let mut parts: Vec<IoSlice<'_>> = sizes
+        .iter()
+        .zip(chunks)
+        .flat_map(|(size, chunk)| {
+            [
+                IoSlice::new(size.as_bytes()),
+                IoSlice::new(chunk),
+                IoSlice::new(b"\r\n"),
+            ]
+        })
+        .collect();
     let mut parts = &mut parts[..];
     while !parts.is_empty() {
         let n = poll_fn(|cx| Pin::new(&mut *conn).poll_write_vectored(cx, parts)).await?;
