@@ -5,7 +5,7 @@
 //! to the router unchanged, with the bytes read so far put back in front.
 
 use std::future::poll_fn;
-use std::io::{self, IoSlice};
+use std::io::{self, IoSlice, Write as _};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -133,22 +133,23 @@ pub(crate) async fn serve_stream(mut conn: Connection, addr: SocketAddr, rt: Rea
         let written = match next {
             Some(Ok(frame)) => match frame.into_data() {
                 Ok(first) => {
-                    let mut chunks = vec![first];
+                    let mut chunks: [Bytes; MAX_CHUNKS_PER_WRITE] = Default::default();
+                    chunks[0] = first;
+                    let mut count = 1;
                     // Let other ready work run first (a publisher's next send, above all):
                     // what it queues for this client goes out in the same write.
-                    while chunks.len() < MAX_CHUNKS_PER_WRITE {
+                    while count < MAX_CHUNKS_PER_WRITE {
                         tokio::task::yield_now().await;
                         let more = poll_fn(|cx| match Pin::new(&mut body).poll_frame(cx) {
                             Poll::Ready(Some(Ok(frame))) => Poll::Ready(frame.into_data().ok()),
                             _ => Poll::Ready(None),
                         })
                         .await;
-                        match more {
-                            Some(more) => chunks.push(more),
-                            None => break,
-                        }
+                        let Some(more) = more else { break };
+                        chunks[count] = more;
+                        count += 1;
                     }
-                    write_chunks(&mut conn, &chunks).await
+                    write_chunks(&mut conn, &chunks[..count]).await
                 }
                 Err(_) => Ok(()),
             },
@@ -165,25 +166,25 @@ pub(crate) async fn serve_stream(mut conn: Connection, addr: SocketAddr, rt: Rea
     }
 }
 
-/// Writes each of `chunks` (none empty) as an HTTP chunk, in one vectored write when the
-/// socket takes it all.
+/// Writes each of `chunks` (none empty, at most [`MAX_CHUNKS_PER_WRITE`]) as an HTTP chunk,
+/// in one vectored write when the socket takes it all. Nothing is allocated: this runs once
+/// per delivery.
 async fn write_chunks(conn: &mut Connection, chunks: &[Bytes]) -> io::Result<()> {
-    let sizes: Vec<String> = chunks
-        .iter()
-        .map(|chunk| format!("{:x}\r\n", chunk.len()))
-        .collect();
-    let mut parts: Vec<IoSlice<'_>> = sizes
-        .iter()
-        .zip(chunks)
-        .flat_map(|(size, chunk)| {
-            [
-                IoSlice::new(size.as_bytes()),
-                IoSlice::new(chunk),
-                IoSlice::new(b"\r\n"),
-            ]
-        })
-        .collect();
-    let mut parts = &mut parts[..];
+    // "<hex length>\r\n": at most 16 digits and 2 bytes.
+    let mut sizes = [[0u8; 18]; MAX_CHUNKS_PER_WRITE];
+    let mut size_lens = [0usize; MAX_CHUNKS_PER_WRITE];
+    for ((size, len), chunk) in sizes.iter_mut().zip(&mut size_lens).zip(chunks) {
+        let mut rest = &mut size[..];
+        write!(rest, "{:x}\r\n", chunk.len())?;
+        *len = 18 - rest.len();
+    }
+    let mut parts = [IoSlice::new(&[]); 3 * MAX_CHUNKS_PER_WRITE];
+    for (i, chunk) in chunks.iter().enumerate() {
+        parts[3 * i] = IoSlice::new(&sizes[i][..size_lens[i]]);
+        parts[3 * i + 1] = IoSlice::new(chunk);
+        parts[3 * i + 2] = IoSlice::new(b"\r\n");
+    }
+    let mut parts = &mut parts[..3 * chunks.len()];
     while !parts.is_empty() {
         let n = poll_fn(|cx| Pin::new(&mut *conn).poll_write_vectored(cx, parts)).await?;
         if n == 0 {
