@@ -21,9 +21,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
+use example_support::cli;
 use realtime::Realtime;
 
-const DEFAULT_ADDR: &str = "127.0.0.1:8090";
 const DEFAULT_QUEUE_CAPACITY: usize = 65_536;
 const USAGE: &str = "usage: example-bench [--addr HOST:PORT] [--queue-capacity N] [--threads N]";
 
@@ -35,28 +35,16 @@ struct Options {
 }
 
 fn options() -> Result<Options, String> {
-    let mut addr = std::env::var("REALTIME_ADDR").ok();
-    let mut capacity = std::env::var("BENCH_QUEUE_CAPACITY").ok();
-    let mut threads = None;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let (key, inline) = match arg.split_once('=') {
-            Some((key, value)) => (key.to_owned(), Some(value.to_owned())),
-            None => (arg.clone(), None),
-        };
-        let slot = match key.as_str() {
-            "--addr" => &mut addr,
-            "--queue-capacity" => &mut capacity,
-            "--threads" => &mut threads,
-            "-h" | "--help" => return Err(USAGE.into()),
-            _ => return Err(format!("unknown argument `{arg}`; {USAGE}")),
-        };
-        let value = inline
-            .or_else(|| args.next())
-            .ok_or_else(|| format!("`{key}` needs a value; {USAGE}"))?;
-        *slot = Some(value);
-    }
-    let addr = addr.unwrap_or_else(|| DEFAULT_ADDR.to_owned());
+    let known = ["--addr", "--queue-capacity", "--threads"];
+    let mut flags = cli::flags(std::env::args().skip(1), &known, USAGE)?;
+    let addr = flags
+        .remove("--addr")
+        .or_else(|| std::env::var("REALTIME_ADDR").ok())
+        .unwrap_or_else(|| cli::DEFAULT_ADDR.to_owned());
+    let capacity = flags
+        .remove("--queue-capacity")
+        .or_else(|| std::env::var("BENCH_QUEUE_CAPACITY").ok());
+    let threads = flags.remove("--threads");
     let number = |name: &str, value: Option<String>| -> Result<Option<usize>, String> {
         value
             .map(|v| {
@@ -68,9 +56,7 @@ fn options() -> Result<Options, String> {
             .transpose()
     };
     Ok(Options {
-        addr: addr
-            .parse()
-            .map_err(|err| format!("invalid address `{addr}` ({err}); expected HOST:PORT"))?,
+        addr: cli::parse_addr(&addr)?,
         queue_capacity: number("--queue-capacity", capacity)?.unwrap_or(DEFAULT_QUEUE_CAPACITY),
         threads: number("--threads", threads)?,
     })

@@ -1,6 +1,7 @@
 //! The examples' command line: `--addr HOST:PORT` (or `REALTIME_ADDR`), default
 //! `127.0.0.1:8090`, and `--data-dir DIR` (or `REALTIME_DATA_DIR`), default `./data`.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -38,33 +39,63 @@ impl Options {
         env_data_dir: Option<String>,
     ) -> Result<Self, String> {
         let usage = format!("usage: {program} [--addr HOST:PORT] [--data-dir DIR]");
-        let (mut addr, mut data_dir) = (env_addr, env_data_dir);
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            let (key, inline) = match arg.split_once('=') {
-                Some((key, value)) => (key.to_owned(), Some(value.to_owned())),
-                None => (arg.clone(), None),
-            };
-            let slot = match key.as_str() {
-                "--addr" => &mut addr,
-                "--data-dir" => &mut data_dir,
-                "-h" | "--help" => return Err(usage),
-                _ => return Err(format!("unknown argument `{arg}`; {usage}")),
-            };
-            let value = inline
-                .or_else(|| args.next())
-                .ok_or_else(|| format!("`{key}` needs a value; {usage}"))?;
-            *slot = Some(value);
-        }
-        let addr = addr.unwrap_or_else(|| DEFAULT_ADDR.to_owned());
-        let addr = addr.parse().map_err(|err| {
-            format!("invalid address `{addr}` ({err}); expected HOST:PORT, e.g. {DEFAULT_ADDR}")
-        })?;
+        let mut flags = flags(args, &["--addr", "--data-dir"], &usage)?;
+        let addr = flags
+            .remove("--addr")
+            .or(env_addr)
+            .unwrap_or_else(|| DEFAULT_ADDR.to_owned());
         Ok(Self {
-            addr,
-            data_dir: PathBuf::from(data_dir.unwrap_or_else(|| "data".to_owned())),
+            addr: parse_addr(&addr)?,
+            data_dir: PathBuf::from(
+                flags
+                    .remove("--data-dir")
+                    .or(env_data_dir)
+                    .unwrap_or_else(|| "data".to_owned()),
+            ),
         })
     }
+}
+
+/// Reads `--name value` and `--name=value` flags, each one of `known` (a later one wins).
+///
+/// # Errors
+///
+/// A message ending in `usage` for an unknown flag, a flag without a value, or `--help`.
+pub fn flags(
+    args: impl IntoIterator<Item = String>,
+    known: &[&str],
+    usage: &str,
+) -> Result<HashMap<String, String>, String> {
+    let mut values = HashMap::new();
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let (key, inline) = match arg.split_once('=') {
+            Some((key, value)) => (key.to_owned(), Some(value.to_owned())),
+            None => (arg.clone(), None),
+        };
+        if key == "-h" || key == "--help" {
+            return Err(usage.to_owned());
+        }
+        if !known.contains(&key.as_str()) {
+            return Err(format!("unknown argument `{arg}`; {usage}"));
+        }
+        let value = inline
+            .or_else(|| args.next())
+            .ok_or_else(|| format!("`{key}` needs a value; {usage}"))?;
+        values.insert(key, value);
+    }
+    Ok(values)
+}
+
+/// Parses a listening address.
+///
+/// # Errors
+///
+/// A message for the user when `addr` is not `HOST:PORT`.
+pub fn parse_addr(addr: &str) -> Result<SocketAddr, String> {
+    addr.parse().map_err(|err| {
+        format!("invalid address `{addr}` ({err}); expected HOST:PORT, e.g. {DEFAULT_ADDR}")
+    })
 }
 
 #[cfg(test)]
