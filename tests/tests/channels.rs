@@ -84,6 +84,15 @@ async fn subscribed(server: &TestServer, topic: &str) -> (SseStream, String) {
     (stream, id)
 }
 
+async fn post_text(
+    server: &TestServer,
+    path: &str,
+    body: &[u8],
+) -> realtime_tests::raw_http::Response {
+    let head = format!("POST {path} HTTP/1.1\r\nContent-Type: text/plain");
+    request(server.addr, &head, body).await
+}
+
 fn data_of(event: &str) -> &str {
     event
         .split("\ndata:")
@@ -171,18 +180,10 @@ async fn realtime_page_renders_once_broadcasts_and_answers() {
         let event = stream.next_event(READ_TIMEOUT).await.unwrap();
         let data = data_of(&event);
         assert!(!data.contains('\n'), "one data line: {event:?}");
-        assert_eq!(
-            realtime::__private::serde_json::from_str::<String>(data).unwrap(),
-            html
-        );
+        assert_eq!(serde_json::from_str::<String>(data).unwrap(), html);
     }
 
-    let response = request(
-        server.addr,
-        "POST /ann HTTP/1.1\r\nContent-Type: text/plain",
-        b"psst",
-    )
-    .await;
+    let response = post_text(&server, "/ann", b"psst").await;
     assert_eq!(response.status, 200);
     assert!(
         anns.next_event(READ_TIMEOUT)
@@ -197,12 +198,7 @@ async fn realtime_page_renders_once_broadcasts_and_answers() {
             .is_none()
     );
 
-    let response = request(
-        server.addr,
-        "POST /ann HTTP/1.1\r\nContent-Type: text/plain",
-        b"",
-    )
-    .await;
+    let response = post_text(&server, "/ann", b"").await;
     assert_eq!(
         (response.status, response.text().as_str()),
         (422, "empty message")
@@ -214,12 +210,7 @@ async fn realtime_page_renders_once_broadcasts_and_answers() {
         "an Err broadcasts nothing"
     );
 
-    let response = request(
-        server.addr,
-        "POST /named HTTP/1.1\r\nContent-Type: text/plain",
-        b"hello named",
-    )
-    .await;
+    let response = post_text(&server, "/named", b"hello named").await;
     assert_eq!(response.status, 200);
     assert!(
         anns.next_event(READ_TIMEOUT)
