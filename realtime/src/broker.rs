@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, Rw
 
 use bytes::Bytes;
 use serde::Serialize;
+use tokio::time::Instant;
 
 use crate::auth::{self, Authenticator, RequestAuth};
 use crate::client::Client;
@@ -17,6 +18,7 @@ use crate::cookie;
 use crate::error::{Delivery, SendError};
 use crate::filter;
 use crate::frame;
+use crate::pace::Pace;
 use crate::serve::Abort;
 use crate::subscription::Subscription;
 
@@ -40,13 +42,22 @@ pub(crate) struct Shared {
     /// queue on one lock.
     registry: Box<[Mutex<HashMap<ClientId, Client>>]>,
     /// Subscribers by topic, so a send costs time in proportion to that topic's subscribers.
-    topics: RwLock<HashMap<Arc<str>, HashMap<ClientId, Subscriber>>>,
+    topics: RwLock<Topics>,
     /// Clients whose queue overflowed outside a fan-out, waiting to be unregistered.
     overflowed: Mutex<Vec<Client>>,
     epoch: String,
     sequence: AtomicU64,
     /// Response bodies alive: a stream outlives its registration while its connection drains.
     pub(crate) open_streams: AtomicUsize,
+}
+
+type Topics = HashMap<Arc<str>, Topic>;
+
+/// One topic's subscribers, and how often it is sent to.
+#[derive(Default)]
+struct Topic {
+    subscribers: HashMap<ClientId, Subscriber>,
+    pace: Pace,
 }
 
 /// One client's entry under one topic: the keys it listens to that topic with.
@@ -182,7 +193,13 @@ impl Realtime {
         self.shared
             .read_topics()
             .get(topic)
-            .map(|subs| subs.values().map(|sub| sub.client.clone()).collect())
+            .map(|topic| {
+                topic
+                    .subscribers
+                    .values()
+                    .map(|sub| sub.client.clone())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -248,13 +265,11 @@ impl Shared {
         &self.registry[hash % SHARDS]
     }
 
-    fn read_topics(&self) -> RwLockReadGuard<'_, HashMap<Arc<str>, HashMap<ClientId, Subscriber>>> {
+    fn read_topics(&self) -> RwLockReadGuard<'_, Topics> {
         self.topics.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write_topics(
-        &self,
-    ) -> RwLockWriteGuard<'_, HashMap<Arc<str>, HashMap<ClientId, Subscriber>>> {
+    fn write_topics(&self) -> RwLockWriteGuard<'_, Topics> {
         self.topics.write().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -331,6 +346,7 @@ impl Shared {
             let subscriber = topics
                 .entry(Arc::from(sub.topic()))
                 .or_default()
+                .subscribers
                 .entry(client.id().clone())
                 .or_insert_with(|| Subscriber {
                     client: client.clone(),
@@ -357,9 +373,10 @@ impl Shared {
         let mut overflowed = Vec::new();
         {
             let topics = self.read_topics();
-            let Some(subscribers) = topics.get(topic) else {
+            let Some(Topic { subscribers, pace }) = topics.get(topic) else {
                 return delivery;
             };
+            let hold = pace.record(Instant::now(), self.config.max_write_delay);
             let id = self.next_message_id();
             let plain = frame::event(&id, topic, data);
             // Keys with options need frames of their own; each is built once per send.
@@ -379,7 +396,7 @@ impl Shared {
                         keyed.push((key, frame.clone()));
                         frame
                     };
-                    match subscriber.client.state().outbox.push(frame) {
+                    match subscriber.client.state().outbox.push(frame, hold) {
                         crate::outbox::Push::Queued => queued = true,
                         crate::outbox::Push::Closed => {}
                         crate::outbox::Push::Overflowed => {
@@ -432,14 +449,10 @@ impl Shared {
     }
 }
 
-fn remove_subscriber(
-    topics: &mut HashMap<Arc<str>, HashMap<ClientId, Subscriber>>,
-    topic: &str,
-    id: &ClientId,
-) {
-    if let Some(subscribers) = topics.get_mut(topic) {
-        subscribers.remove(id);
-        if subscribers.is_empty() {
+fn remove_subscriber(topics: &mut Topics, topic: &str, id: &ClientId) {
+    if let Some(entry) = topics.get_mut(topic) {
+        entry.subscribers.remove(id);
+        if entry.subscribers.is_empty() {
             topics.remove(topic);
         }
     }

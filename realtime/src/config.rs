@@ -12,14 +12,15 @@ pub(crate) type ClientHook = Box<dyn Fn(&Client) + Send + Sync>;
 pub(crate) type SubscribeHook = Box<dyn Fn(&Client, &Subscription) + Send + Sync>;
 
 /// How streams behave. Defaults: a heartbeat every 20 s, no idle or maximum lifetime (the
-/// heartbeat already reveals dead peers), 1024 queued messages per client, and the same-address
-/// check of PocketBase ≥ 0.38.2.
+/// heartbeat already reveals dead peers), 1024 queued messages per client, frames of busy
+/// topics held up to 40 ms to share writes, and the same-address check of PocketBase ≥ 0.38.2.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     pub(crate) heartbeat: Option<Duration>,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) max_lifetime: Option<Duration>,
     pub(crate) queue_capacity: usize,
+    pub(crate) max_write_delay: Duration,
     pub(crate) check_remote_ip: bool,
     pub(crate) auth_cookie: String,
     pub(crate) secure_cookie: bool,
@@ -32,6 +33,7 @@ impl Default for Config {
             idle_timeout: None,
             max_lifetime: None,
             queue_capacity: 1024,
+            max_write_delay: Duration::from_millis(40),
             check_remote_ip: true,
             auth_cookie: crate::cookie::DEFAULT_COOKIE.to_owned(),
             secure_cookie: false,
@@ -114,6 +116,18 @@ impl Builder {
     /// disconnected rather than allowed to slow anyone else or hold memory without bound.
     pub fn queue_capacity(mut self, messages: usize) -> Self {
         self.config.queue_capacity = messages.max(1);
+        self
+    }
+
+    /// The longest a message may be held back so that it shares one write with the messages
+    /// after it (default 40 ms). Most of a delivery's cost is the write itself (a system call
+    /// and a TCP segment), so under sustained traffic sharing writes raises throughput several
+    /// times. Only messages of a topic sent to more often than this are held, for one and a
+    /// half of its usual intervals at most: a message after a pause, or on a topic sent to
+    /// less often, is written at once, and so is a message sent to one client. Set
+    /// `Duration::ZERO` to write every message at once.
+    pub fn max_write_delay(mut self, delay: Duration) -> Self {
+        self.config.max_write_delay = delay;
         self
     }
 

@@ -1,11 +1,12 @@
 //! Event streams served without hyper. A connection whose first request is a plain
-//! `GET /api/realtime` (HTTP/1.1, no body, same origin or none) is answered here, writing each
-//! frame as one chunk straight to the socket: no per-connection HTTP buffers stay allocated for
-//! the stream's lifetime, and a delivery costs one vectored write. Every other connection goes
-//! to the router unchanged, with the bytes read so far put back in front.
+//! `GET /api/realtime` (HTTP/1.1, no body, same origin or none) is answered here, writing the
+//! frames (already HTTP chunks, built once per send) straight to the socket: no per-connection
+//! HTTP buffers stay allocated for the stream's lifetime, and a delivery costs at most one
+//! write, shared with whatever else was queued for the client. Every other connection goes to
+//! the router unchanged, with the bytes read so far put back in front.
 
 use std::future::poll_fn;
-use std::io::{self, IoSlice, Write as _};
+use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -13,19 +14,16 @@ use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
 use bytes::{Bytes, BytesMut};
-use http_body::Body;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use crate::broker::Realtime;
 use crate::endpoint::PATH;
+use crate::outbox::MAX_BATCH;
 use crate::serve::Connection;
 use crate::stream::EventStream;
 
 /// The longest request head read before handing the connection to the router.
 const MAX_HEAD: usize = 16 * 1024;
-
-/// How many times a stream defers its write to gather more frames into it.
-const MAX_CHUNKS_PER_WRITE: usize = 4;
 
 /// How long a client may take to send its request head before it goes to the router (whose
 /// own handling then applies).
@@ -118,6 +116,7 @@ pub(crate) async fn serve_stream(mut conn: Connection, addr: SocketAddr, rt: Rea
         return;
     }
     let mut probe = [0u8; 64];
+    let mut frames: [Bytes; MAX_BATCH] = Default::default();
     loop {
         let next = poll_fn(|cx| {
             // A client sends nothing after its request: a read that completes means it left.
@@ -127,64 +126,33 @@ pub(crate) async fn serve_stream(mut conn: Connection, addr: SocketAddr, rt: Rea
                 Poll::Ready(Err(_)) => return Poll::Ready(None),
                 Poll::Ready(Ok(())) | Poll::Pending => {}
             }
-            Pin::new(&mut body).poll_frame(cx)
+            body.poll_frames(cx, &mut frames)
         })
         .await;
-        let written = match next {
-            Some(Ok(frame)) => match frame.into_data() {
-                Ok(first) => {
-                    let mut chunks: [Bytes; MAX_CHUNKS_PER_WRITE] = Default::default();
-                    chunks[0] = first;
-                    let mut count = 1;
-                    // Let other ready work run first (a publisher's next send, above all):
-                    // what it queues for this client goes out in the same write.
-                    while count < MAX_CHUNKS_PER_WRITE {
-                        tokio::task::yield_now().await;
-                        let more = poll_fn(|cx| match Pin::new(&mut body).poll_frame(cx) {
-                            Poll::Ready(Some(Ok(frame))) => Poll::Ready(frame.into_data().ok()),
-                            _ => Poll::Ready(None),
-                        })
-                        .await;
-                        let Some(more) = more else { break };
-                        chunks[count] = more;
-                        count += 1;
-                    }
-                    write_chunks(&mut conn, &chunks[..count]).await
-                }
-                Err(_) => Ok(()),
-            },
-            Some(Err(never)) => match never {},
-            None => {
-                let _ = conn.write_all(b"0\r\n\r\n").await;
-                let _ = conn.shutdown().await;
-                return;
-            }
+        let Some(count) = next else {
+            let _ = conn.write_all(b"0\r\n\r\n").await;
+            let _ = conn.shutdown().await;
+            return;
         };
+        let written = write_frames(&mut conn, &frames[..count]).await;
+        frames[..count].fill(Bytes::new());
         if written.is_err() {
             return;
         }
     }
 }
 
-/// Writes each of `chunks` (none empty, at most [`MAX_CHUNKS_PER_WRITE`]) as an HTTP chunk,
-/// in one vectored write when the socket takes it all. Nothing is allocated: this runs once
-/// per delivery.
-async fn write_chunks(conn: &mut Connection, chunks: &[Bytes]) -> io::Result<()> {
-    // "<hex length>\r\n": at most 16 digits and 2 bytes.
-    let mut sizes = [[0u8; 18]; MAX_CHUNKS_PER_WRITE];
-    let mut size_lens = [0usize; MAX_CHUNKS_PER_WRITE];
-    for ((size, len), chunk) in sizes.iter_mut().zip(&mut size_lens).zip(chunks) {
-        let mut rest = &mut size[..];
-        write!(rest, "{:x}\r\n", chunk.len())?;
-        *len = 18 - rest.len();
+/// Writes `frames` (chunks, at most [`MAX_BATCH`]) in one write when the socket
+/// takes them all. Nothing is allocated: this runs once per delivery.
+async fn write_frames(conn: &mut Connection, frames: &[Bytes]) -> io::Result<()> {
+    if let [frame] = frames {
+        return conn.write_all(frame).await;
     }
-    let mut parts = [IoSlice::new(&[]); 3 * MAX_CHUNKS_PER_WRITE];
-    for (i, chunk) in chunks.iter().enumerate() {
-        parts[3 * i] = IoSlice::new(&sizes[i][..size_lens[i]]);
-        parts[3 * i + 1] = IoSlice::new(chunk);
-        parts[3 * i + 2] = IoSlice::new(b"\r\n");
+    let mut parts = [IoSlice::new(&[]); MAX_BATCH];
+    for (part, frame) in parts.iter_mut().zip(frames) {
+        *part = IoSlice::new(frame);
     }
-    let mut parts = &mut parts[..3 * chunks.len()];
+    let mut parts = &mut parts[..frames.len()];
     while !parts.is_empty() {
         let n = poll_fn(|cx| Pin::new(&mut *conn).poll_write_vectored(cx, parts)).await?;
         if n == 0 {

@@ -3,24 +3,51 @@
 //! Every event is `id:<id>\nevent:<name>\ndata:<data>\n\n`: no space after the colons and a
 //! single `data:` line. Callers guarantee that `name` and `data` hold no CR or LF
 //! ([`is_valid_event_name`] and JSON encoding do).
+//!
+//! A frame is built once per send and kept as the HTTP/1.1 chunk that carries it
+//! (`<hex length>\r\n<event>\r\n`): streams served without hyper write it as it is, with no
+//! framing work per recipient; hyper's path takes the event back out with [`event_of`].
+
+use std::io::Write as _;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-/// The heartbeat: an SSE comment, ignored by every client, that keeps proxies from cutting a
-/// quiet stream and lets the server notice a dead peer.
-pub(crate) const HEARTBEAT: &[u8] = b":\n\n";
+/// The heartbeat, as a chunk: an SSE comment (`:\n\n`), ignored by every client, that keeps
+/// proxies from cutting a quiet stream and lets the server notice a dead peer.
+pub(crate) const HEARTBEAT: &[u8] = b"3\r\n:\n\n\r\n";
 
-/// Frames one event.
+/// Frames one event, as a chunk.
 pub(crate) fn event(id: &str, name: &str, data: &[u8]) -> Bytes {
-    let mut buf = BytesMut::with_capacity(id.len() + name.len() + data.len() + 17);
+    let len = id.len() + name.len() + data.len() + 18;
+    // "<hex length>\r\n": at most 16 digits and 2 bytes.
+    let mut size = [0u8; 18];
+    let mut rest = &mut size[..];
+    write!(rest, "{len:x}\r\n").expect("18 bytes hold any usize in hex");
+    let size_len = 18 - rest.len();
+    let mut buf = BytesMut::with_capacity(size_len + len + 2);
+    buf.put_slice(&size[..size_len]);
     buf.put_slice(b"id:");
     buf.put_slice(id.as_bytes());
     buf.put_slice(b"\nevent:");
     buf.put_slice(name.as_bytes());
     buf.put_slice(b"\ndata:");
     buf.put_slice(data);
-    buf.put_slice(b"\n\n");
+    buf.put_slice(b"\n\n\r\n");
+    debug_assert_eq!(
+        buf.len(),
+        size_len + len + 2,
+        "the chunk length is the event's"
+    );
     buf.freeze()
+}
+
+/// The event inside a chunk built here (for a writer that does its own chunking).
+pub(crate) fn event_of(chunk: &Bytes) -> Bytes {
+    let start = chunk
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(chunk.len(), |i| i + 1);
+    chunk.slice(start.min(chunk.len().saturating_sub(2))..chunk.len().saturating_sub(2))
 }
 
 /// The first event of every stream: it tells the client its id, both in `id:` (read by the JS
@@ -42,14 +69,29 @@ mod tests {
 
     #[test]
     fn frames_byte_for_byte() {
+        let chat = event("abc", "chat", br#"{"a":1}"#);
         assert_eq!(
-            &event("abc", "chat", br#"{"a":1}"#)[..],
+            &chat[..],
+            b"20\r\nid:abc\nevent:chat\ndata:{\"a\":1}\n\n\r\n"
+        );
+        assert_eq!(
+            &event_of(&chat)[..],
             b"id:abc\nevent:chat\ndata:{\"a\":1}\n\n"
         );
         assert_eq!(
-            &connect("XYZ")[..],
+            &event_of(&connect("XYZ"))[..],
             b"id:XYZ\nevent:PB_CONNECT\ndata:{\"clientId\":\"XYZ\"}\n\n"
         );
+        assert_eq!(&event_of(&Bytes::from_static(HEARTBEAT))[..], b":\n\n");
+    }
+
+    #[test]
+    fn chunk_lengths_are_the_events_length_in_hex() {
+        let data = vec![b'x'; 300];
+        let chunk = event("1-1", "t", &data);
+        let event = event_of(&chunk);
+        assert!(chunk.starts_with(format!("{:x}\r\n", event.len()).as_bytes()));
+        assert!(chunk.ends_with(b"\n\n\r\n"));
     }
 
     #[test]

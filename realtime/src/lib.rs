@@ -20,6 +20,7 @@ mod filter;
 mod frame;
 mod jwt;
 mod outbox;
+mod pace;
 mod page;
 pub mod serve;
 mod stream;

@@ -1,13 +1,19 @@
 //! A client's bounded queue of outgoing frames.
 //!
-//! Senders never wait: a frame is queued or refused at once. The stream drains everything
-//! queued in one go and writes it as one chunk, so a burst costs one write, not one per frame.
+//! Senders never wait: a frame is queued or refused at once. The stream takes several queued
+//! frames at a time and writes them together, so a burst costs one write, not one per frame.
+//! A frame of a busy topic may come with a hold: the stream leaves it queued until then (for
+//! the next frames to join it), unless the queue already fills a write.
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Waker};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
+use tokio::time::Instant;
+
+/// The most frames a stream takes, and writes, at a time.
+pub(crate) const MAX_BATCH: usize = 16;
 
 /// What happened to a pushed frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,8 +35,24 @@ pub(crate) struct Outbox {
 #[derive(Default)]
 struct State {
     frames: VecDeque<Bytes>,
+    /// Until when the queued frames may wait: the earliest hold among them, `None` once one
+    /// came without.
+    hold: Option<Instant>,
     waker: Option<Waker>,
     closed: bool,
+}
+
+/// What a stream finds in the outbox.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Drain {
+    /// This many frames were moved out, oldest first.
+    Frames(usize),
+    /// Frames are queued but may wait until then; the stream is woken early if that changes.
+    Held(Instant),
+    /// Nothing queued; the stream is woken by the next frame.
+    Empty,
+    /// Closed, and everything queued was taken.
+    Ended,
 }
 
 impl Outbox {
@@ -45,19 +67,36 @@ impl Outbox {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub(crate) fn push(&self, frame: Bytes) -> Push {
+    /// Queues `frame`, which may wait until `hold` for others to share its write.
+    pub(crate) fn push(&self, frame: Bytes, hold: Option<Instant>) -> Push {
         let mut state = self.lock();
         if state.closed {
             return Push::Closed;
         }
-        let outcome = if state.frames.len() >= self.capacity {
+        if state.frames.len() >= self.capacity {
             state.closed = true;
             state.frames = VecDeque::new();
-            Push::Overflowed
+            return Self::wake(state, Push::Overflowed);
+        }
+        let was_empty = state.frames.is_empty();
+        let due = if was_empty {
+            hold
         } else {
-            state.frames.push_back(frame);
-            Push::Queued
+            state.hold.zip(hold).map(|(queued, new)| queued.min(new))
         };
+        // The stream needs waking when it has something to do now, or a deadline to learn:
+        // not for a frame that joins a held queue without bringing its deadline closer.
+        let wake = was_empty || due != state.hold || state.frames.len() + 1 >= MAX_BATCH;
+        state.hold = due;
+        state.frames.push_back(frame);
+        if wake {
+            Self::wake(state, Push::Queued)
+        } else {
+            Push::Queued
+        }
+    }
+
+    fn wake(mut state: MutexGuard<'_, State>, outcome: Push) -> Push {
         let waker = state.waker.take();
         drop(state);
         if let Some(waker) = waker {
@@ -81,30 +120,46 @@ impl Outbox {
         self.lock().closed
     }
 
-    /// Everything queued, as one chunk; `Ready(None)` once closed and empty.
-    pub(crate) fn poll_drain(&self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+    /// Moves the oldest queued frames into `out` (as many as fit), unless they are held
+    /// past `now` (`None`: ignore holds) and fewer than `out` holds.
+    pub(crate) fn poll_drain(
+        &self,
+        cx: &mut Context<'_>,
+        out: &mut [Bytes],
+        now: Option<Instant>,
+    ) -> Drain {
         let mut state = self.lock();
-        match state.frames.len() {
-            0 if state.closed => Poll::Ready(None),
-            0 => {
-                if !state
-                    .waker
-                    .as_ref()
-                    .is_some_and(|w| w.will_wake(cx.waker()))
-                {
-                    state.waker = Some(cx.waker().clone());
-                }
-                Poll::Pending
+        if state.frames.is_empty() {
+            if state.closed {
+                return Drain::Ended;
             }
-            1 => Poll::Ready(state.frames.pop_front()),
-            _ => {
-                let len = state.frames.iter().map(Bytes::len).sum();
-                let mut chunk = BytesMut::with_capacity(len);
-                for frame in state.frames.drain(..) {
-                    chunk.extend_from_slice(&frame);
-                }
-                Poll::Ready(Some(chunk.freeze()))
-            }
+            Self::register(&mut state, cx);
+            return Drain::Empty;
+        }
+        if let (Some(hold), Some(now)) = (state.hold, now)
+            && now < hold
+            && state.frames.len() < out.len()
+            && !state.closed
+        {
+            Self::register(&mut state, cx);
+            return Drain::Held(hold);
+        }
+        let n = out.len().min(state.frames.len());
+        for (slot, frame) in out.iter_mut().zip(state.frames.drain(..n)) {
+            *slot = frame;
+        }
+        // What is left (more than one write holds) goes out next, without waiting.
+        state.hold = None;
+        Drain::Frames(n)
+    }
+
+    fn register(state: &mut State, cx: &Context<'_>) {
+        if !state
+            .waker
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            state.waker = Some(cx.waker().clone());
         }
     }
 }
@@ -112,38 +167,134 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::task::Waker;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Wake, Waker};
+    use std::time::Duration;
 
-    fn drain(outbox: &Outbox) -> Poll<Option<Bytes>> {
-        outbox.poll_drain(&mut Context::from_waker(Waker::noop()))
+    fn drain_at(outbox: &Outbox, now: Option<Instant>) -> Result<Vec<Bytes>, Drain> {
+        let mut out: [Bytes; 3] = Default::default();
+        match outbox.poll_drain(&mut Context::from_waker(Waker::noop()), &mut out, now) {
+            Drain::Frames(n) => Ok(out[..n].to_vec()),
+            other => Err(other),
+        }
+    }
+
+    fn drain(outbox: &Outbox) -> Result<Vec<Bytes>, Drain> {
+        drain_at(outbox, Some(Instant::now()))
+    }
+
+    fn frames(frames: &[&'static [u8]]) -> Vec<Bytes> {
+        frames.iter().copied().map(Bytes::from_static).collect()
+    }
+
+    fn push(outbox: &Outbox, frame: &'static [u8]) -> Push {
+        outbox.push(Bytes::from_static(frame), None)
     }
 
     #[test]
-    fn drains_queued_frames_as_one_chunk() {
-        let outbox = Outbox::new(4);
-        assert!(drain(&outbox).is_pending());
-        assert_eq!(outbox.push(Bytes::from_static(b"a")), Push::Queued);
-        assert_eq!(outbox.push(Bytes::from_static(b"b")), Push::Queued);
-        assert_eq!(drain(&outbox), Poll::Ready(Some(Bytes::from_static(b"ab"))));
-        assert!(drain(&outbox).is_pending());
+    fn drains_queued_frames_oldest_first_as_many_as_fit() {
+        let outbox = Outbox::new(8);
+        assert_eq!(drain(&outbox), Err(Drain::Empty));
+        for frame in [&b"a"[..], b"b", b"c"] {
+            assert_eq!(push(&outbox, frame), Push::Queued);
+        }
+        assert_eq!(drain(&outbox), Ok(frames(&[b"a", b"b", b"c"])));
+        assert_eq!(drain(&outbox), Err(Drain::Empty));
+        for frame in [&b"d"[..], b"e", b"f", b"g"] {
+            assert_eq!(push(&outbox, frame), Push::Queued);
+        }
+        assert_eq!(drain(&outbox), Ok(frames(&[b"d", b"e", b"f"])));
+        assert_eq!(drain(&outbox), Ok(frames(&[b"g"])));
+    }
+
+    #[test]
+    fn held_frames_wait_for_their_deadline_or_a_full_write() {
+        let outbox = Outbox::new(8);
+        let now = Instant::now();
+        let later = now + Duration::from_mins(1);
+        outbox.push(Bytes::from_static(b"a"), Some(later));
+        assert_eq!(drain_at(&outbox, Some(now)), Err(Drain::Held(later)));
+        // A sooner deadline wins; a frame without one ends the hold.
+        let sooner = now + Duration::from_secs(30);
+        outbox.push(Bytes::from_static(b"b"), Some(sooner));
+        assert_eq!(drain_at(&outbox, Some(now)), Err(Drain::Held(sooner)));
+        assert_eq!(drain_at(&outbox, Some(sooner)), Ok(frames(&[b"a", b"b"])));
+        outbox.push(Bytes::from_static(b"c"), Some(later));
+        outbox.push(Bytes::from_static(b"d"), None);
+        assert_eq!(drain_at(&outbox, Some(now)), Ok(frames(&[b"c", b"d"])));
+        // Enough for a write goes at once, and so does what is left after it.
+        for frame in [&b"e"[..], b"f", b"g", b"h"] {
+            outbox.push(Bytes::from_static(frame), Some(later));
+        }
+        assert_eq!(
+            drain_at(&outbox, Some(now)),
+            Ok(frames(&[b"e", b"f", b"g"]))
+        );
+        assert_eq!(drain_at(&outbox, Some(now)), Ok(frames(&[b"h"])));
+    }
+
+    #[test]
+    fn held_frames_go_at_once_when_closed_or_when_holds_are_ignored() {
+        let outbox = Outbox::new(8);
+        let later = Instant::now() + Duration::from_mins(1);
+        outbox.push(Bytes::from_static(b"a"), Some(later));
+        assert_eq!(drain_at(&outbox, None), Ok(frames(&[b"a"])));
+        outbox.push(Bytes::from_static(b"b"), Some(later));
+        outbox.close();
+        assert_eq!(drain(&outbox), Ok(frames(&[b"b"])));
+        assert_eq!(drain(&outbox), Err(Drain::Ended));
+    }
+
+    #[test]
+    fn the_stream_is_woken_only_when_it_has_something_new_to_do() {
+        struct Count(AtomicUsize);
+        impl Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(Arc::clone(&count));
+        let woken = || count.0.load(Ordering::Relaxed);
+        let outbox = Outbox::new(64);
+        let now = Instant::now();
+        let hold = |secs| Some(now + Duration::from_secs(secs));
+        let mut out: [Bytes; MAX_BATCH] = Default::default();
+        let mut poll = || outbox.poll_drain(&mut Context::from_waker(&waker), &mut out, Some(now));
+        assert_eq!(poll(), Drain::Empty);
+        outbox.push(Bytes::from_static(b"a"), hold(60)); // a deadline to learn
+        assert_eq!(woken(), 1);
+        assert!(matches!(poll(), Drain::Held(_)));
+        outbox.push(Bytes::from_static(b"b"), hold(90)); // joins, changes nothing
+        assert_eq!(woken(), 1);
+        assert!(matches!(poll(), Drain::Held(_)));
+        outbox.push(Bytes::from_static(b"c"), hold(30)); // due sooner
+        assert_eq!(woken(), 2);
+        assert!(matches!(poll(), Drain::Held(_)));
+        for _ in 3..MAX_BATCH {
+            outbox.push(Bytes::from_static(b"x"), hold(60));
+        }
+        assert_eq!(woken(), 3, "a full write is due at once");
+        assert_eq!(poll(), Drain::Frames(MAX_BATCH));
     }
 
     #[test]
     fn overflow_closes_and_drops_the_backlog() {
         let outbox = Outbox::new(2);
-        outbox.push(Bytes::from_static(b"a"));
-        outbox.push(Bytes::from_static(b"b"));
-        assert_eq!(outbox.push(Bytes::from_static(b"c")), Push::Overflowed);
-        assert_eq!(outbox.push(Bytes::from_static(b"d")), Push::Closed);
-        assert_eq!(drain(&outbox), Poll::Ready(None));
+        push(&outbox, b"a");
+        push(&outbox, b"b");
+        assert_eq!(push(&outbox, b"c"), Push::Overflowed);
+        assert_eq!(push(&outbox, b"d"), Push::Closed);
+        assert_eq!(drain(&outbox), Err(Drain::Ended));
     }
 
     #[test]
     fn close_still_delivers_what_is_queued() {
         let outbox = Outbox::new(2);
-        outbox.push(Bytes::from_static(b"a"));
+        push(&outbox, b"a");
         outbox.close();
-        assert_eq!(drain(&outbox), Poll::Ready(Some(Bytes::from_static(b"a"))));
-        assert_eq!(drain(&outbox), Poll::Ready(None));
+        assert_eq!(drain(&outbox), Ok(frames(&[b"a"])));
+        assert_eq!(drain(&outbox), Err(Drain::Ended));
     }
 }

@@ -14,6 +14,7 @@ use crate::broker::Shared;
 use crate::client::Client;
 use crate::config::Config;
 use crate::frame;
+use crate::outbox::{Drain, MAX_BATCH};
 
 /// Streams one client's outbox. Dropping it (the peer went away, or the stream ended)
 /// unregisters the client.
@@ -32,6 +33,8 @@ pub(crate) struct EventStream {
     /// A frame was written since the idle timer was last armed.
     wrote_since_idle_check: bool,
     deadline: Option<Pin<Box<Sleep>>>,
+    /// Wakes the stream when held frames are due (made on first use: quiet streams never are).
+    hold: Option<Pin<Box<Sleep>>>,
 }
 
 impl EventStream {
@@ -57,10 +60,75 @@ impl EventStream {
             deadline: config
                 .max_lifetime
                 .map(|after| Box::pin(tokio::time::sleep(after))),
+            hold: None,
         }
     }
 }
 
+impl EventStream {
+    /// Moves the next frames (chunks, see [`frame`]) into `out`: `Ready(Some(n))` with
+    /// `n ≥ 1` of them, `Ready(None)` when the stream ends.
+    pub(crate) fn poll_frames(
+        &mut self,
+        cx: &mut Context<'_>,
+        out: &mut [Bytes],
+    ) -> Poll<Option<usize>> {
+        let mut now = Some(Instant::now());
+        loop {
+            match self.client.state().outbox.poll_drain(cx, out, now) {
+                Drain::Frames(n) => {
+                    self.wrote_since_tick = true;
+                    self.wrote_since_idle_check = true;
+                    return Poll::Ready(Some(n));
+                }
+                Drain::Ended => return Poll::Ready(None),
+                Drain::Held(until) => {
+                    let hold = self
+                        .hold
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(until)));
+                    if hold.deadline() != until {
+                        hold.as_mut().reset(until);
+                    }
+                    if hold.as_mut().poll(cx).is_pending() {
+                        break;
+                    }
+                    now = None; // due: take them whatever the clock says
+                }
+                Drain::Empty => break,
+            }
+        }
+        let mut expired = self
+            .deadline
+            .as_mut()
+            .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready());
+        if let Some((sleep, after)) = &mut self.idle {
+            while sleep.as_mut().poll(cx).is_ready() {
+                if !std::mem::take(&mut self.wrote_since_idle_check) {
+                    expired = true;
+                    break;
+                }
+                sleep.as_mut().reset(Instant::now() + *after);
+            }
+        }
+        if expired {
+            self.client.disconnect();
+            return Poll::Ready(None);
+        }
+        if let Some(heartbeat) = &mut self.heartbeat {
+            while heartbeat.poll_tick(cx).is_ready() {
+                if !std::mem::take(&mut self.wrote_since_tick)
+                    && let Some(slot) = out.first_mut()
+                {
+                    *slot = Bytes::from_static(frame::HEARTBEAT);
+                    return Poll::Ready(Some(1));
+                }
+            }
+        }
+        Poll::Pending
+    }
+}
+
+/// Hyper's path: the events of one batch per body frame, hyper doing the chunking.
 impl Body for EventStream {
     type Data = Bytes;
     type Error = Infallible;
@@ -69,43 +137,16 @@ impl Body for EventStream {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        let this = &mut *self;
-        match this.client.state().outbox.poll_drain(cx) {
-            Poll::Ready(Some(chunk)) => {
-                this.wrote_since_tick = true;
-                this.wrote_since_idle_check = true;
-                return Poll::Ready(Some(Ok(Frame::data(chunk))));
-            }
-            Poll::Ready(None) => return Poll::Ready(None),
-            Poll::Pending => {}
-        }
-        let mut expired = this
-            .deadline
-            .as_mut()
-            .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready());
-        if let Some((sleep, after)) = &mut this.idle {
-            while sleep.as_mut().poll(cx).is_ready() {
-                if !std::mem::take(&mut this.wrote_since_idle_check) {
-                    expired = true;
-                    break;
-                }
-                sleep.as_mut().reset(Instant::now() + *after);
-            }
-        }
-        if expired {
-            this.client.disconnect();
-            return Poll::Ready(None);
-        }
-        if let Some(heartbeat) = &mut this.heartbeat {
-            while heartbeat.poll_tick(cx).is_ready() {
-                if !std::mem::take(&mut this.wrote_since_tick) {
-                    return Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(
-                        frame::HEARTBEAT,
-                    )))));
-                }
-            }
-        }
-        Poll::Pending
+        let mut chunks: [Bytes; MAX_BATCH] = Default::default();
+        self.poll_frames(cx, &mut chunks).map(|next| {
+            next.map(|n| {
+                let events = match &chunks[..n] {
+                    [chunk] => frame::event_of(chunk),
+                    chunks => chunks.iter().flat_map(frame::event_of).collect(),
+                };
+                Ok(Frame::data(events))
+            })
+        })
     }
 
     fn is_end_stream(&self) -> bool {

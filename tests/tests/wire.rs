@@ -537,3 +537,35 @@ async fn both_stream_paths_answer_alike() {
         assert!(stream.ended_within(READ_TIMEOUT).await);
     }
 }
+
+/// A busy topic's messages are held back to share writes (on both stream paths): they still
+/// arrive, every one, in order, framed one by one, the last of a burst with no send after it.
+#[tokio::test]
+async fn held_messages_arrive_framed_in_order_on_both_paths() {
+    let rt = Realtime::builder()
+        .max_write_delay(Duration::from_secs(2))
+        .build();
+    let server = serve(&rt).await;
+    let own = format!("Origin: http://{}", server.addr);
+    let mut streams = Vec::new();
+    for origin in [own.as_str(), "Origin: http://elsewhere.test"] {
+        let mut stream = SseStream::open(server.addr, &[origin]).await;
+        let id = stream.client_id().await;
+        subscribe(&server, &id, r#"["chat"]"#).await;
+        streams.push(stream);
+    }
+    for i in 0..40 {
+        let reached = rt.send_to("chat", &i, realtime::everyone).unwrap().reached;
+        assert_eq!(reached, 2);
+        if i % 10 == 9 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    for stream in &mut streams {
+        for i in 0..40 {
+            let event = stream.next_event(READ_TIMEOUT).await.unwrap();
+            let (_, rest) = split_id(&event);
+            assert_eq!(rest, format!("event:chat\ndata:{i}\n\n"));
+        }
+    }
+}

@@ -7,11 +7,15 @@
 //! One run per process: latencies go to per-thread histograms kept in a process-wide list.
 
 use std::cell::RefCell;
+use std::future::poll_fn;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use tokio::io::{AsyncRead, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, mpsc};
 
@@ -251,53 +255,50 @@ struct Client {
     tally: Tally,
 }
 
-/// Reads what the socket has (at least one readiness), feeding events to the client.
+/// Reads what the socket has, feeding events to the client. One `read` per wake-up: through
+/// `poll_read`, a read that does not fill the buffer marks the socket drained, so the load
+/// generator does not pay a second, empty read per delivery (it shares the cores with the server
+/// it measures).
 async fn read_some(
-    socket: &TcpStream,
+    socket: &mut TcpStream,
     client: &Mutex<Client>,
     shared: &Shared,
 ) -> Result<(), String> {
-    socket.readable().await.map_err(|err| err.to_string())?;
-    SCRATCH.with_borrow_mut(|buf| {
-        HISTOGRAM.with(|histogram| {
-            let mut client = lock(client);
-            let Client { parser, tally } = &mut *client;
-            let before = tally.received + tally.duplicated;
-            let mut now_ns = 0;
-            let mut outcome = Ok(());
-            {
-                let mut latencies = lock(histogram);
-                loop {
-                    match socket.try_read(buf) {
-                        Ok(0) => {
-                            outcome = Err("the server closed the stream".to_owned());
-                            break;
-                        }
-                        Ok(n) => {
-                            now_ns = shared.now_ns();
-                            let fed = parser.feed(&buf[..n], &mut |name, data| {
-                                tally.event(name, data, now_ns, shared, &mut latencies);
-                            });
-                            if let Err(err) = fed {
-                                outcome = Err(err.to_string());
-                                break;
-                            }
-                        }
-                        Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
-                        Err(err) => {
-                            outcome = Err(err.to_string());
-                            break;
-                        }
-                    }
+    poll_fn(|cx| {
+        SCRATCH.with_borrow_mut(|buf| {
+            let mut read = ReadBuf::new(buf);
+            match Pin::new(&mut *socket).poll_read(cx, &mut read) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Err(err)) => Poll::Ready(Err(err.to_string())),
+                Poll::Ready(Ok(())) if read.filled().is_empty() => {
+                    Poll::Ready(Err("the server closed the stream".to_owned()))
                 }
+                Poll::Ready(Ok(())) => Poll::Ready(feed(read.filled(), client, shared)),
             }
-            let delivered = tally.received + tally.duplicated - before;
-            if delivered > 0 {
-                shared.delivered.fetch_add(delivered, Ordering::Relaxed);
-                shared.last_delivery_ns.fetch_max(now_ns, Ordering::Relaxed);
-            }
-            outcome
         })
+    })
+    .await
+}
+
+/// Parses `bytes` read from a client's stream and tallies its events.
+fn feed(bytes: &[u8], client: &Mutex<Client>, shared: &Shared) -> Result<(), String> {
+    HISTOGRAM.with(|histogram| {
+        let mut client = lock(client);
+        let Client { parser, tally } = &mut *client;
+        let before = tally.received + tally.duplicated;
+        let now_ns = shared.now_ns();
+        let fed = {
+            let mut latencies = lock(histogram);
+            parser.feed(bytes, &mut |name, data| {
+                tally.event(name, data, now_ns, shared, &mut latencies);
+            })
+        };
+        let delivered = tally.received + tally.duplicated - before;
+        if delivered > 0 {
+            shared.delivered.fetch_add(delivered, Ordering::Relaxed);
+            shared.last_delivery_ns.fetch_max(now_ns, Ordering::Relaxed);
+        }
+        fed.map_err(|err| err.to_string())
     })
 }
 
@@ -357,12 +358,12 @@ async fn setup(shared: &Shared, pool: &Pool) -> Result<(TcpStream, Arc<Mutex<Cli
             })
             .map_err(|err| err.to_string())?;
     }
-    let socket = stream.socket;
+    let mut socket = stream.socket;
     let id = loop {
         if let Some(id) = lock(&client).tally.client_id.clone() {
             break id;
         }
-        read_some(&socket, &client, shared).await?;
+        read_some(&mut socket, &client, shared).await?;
     };
     let body = format!(
         r#"{{"clientId":"{id}","subscriptions":["{}"]}}"#,
@@ -540,7 +541,7 @@ pub async fn run(config: &Config) -> Result<Report, String> {
         tokio::spawn(async move {
             let setup = tokio::time::timeout(SETUP_TIMEOUT, setup(&shared, &pool)).await;
             drop(permit);
-            let (socket, client) = match setup {
+            let (mut socket, client) = match setup {
                 Ok(Ok(done)) => done,
                 Ok(Err(err)) => {
                     let _ = ready.send(Err(err));
@@ -554,7 +555,7 @@ pub async fn run(config: &Config) -> Result<Report, String> {
             *lock(&slot) = Some(Arc::clone(&client));
             let _ = ready.send(Ok(()));
             loop {
-                if let Err(err) = read_some(&socket, &client, &shared).await {
+                if let Err(err) = read_some(&mut socket, &client, &shared).await {
                     lock(&client).tally.ended = Some(err);
                     break;
                 }
