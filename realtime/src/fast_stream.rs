@@ -1,9 +1,10 @@
-//! Event streams served without hyper. A connection whose first request is a plain
-//! `GET /api/realtime` (HTTP/1.1, no body, same origin or none) is answered here, writing the
-//! frames (already HTTP chunks, built once per send) straight to the socket: no per-connection
-//! HTTP buffers stay allocated for the stream's lifetime, and a delivery costs at most one
-//! write, shared with whatever else was queued for the client. Every other connection goes to
-//! the router unchanged, with the bytes read so far put back in front.
+//! Event streams served without hyper. A plain `GET /api/realtime` (HTTP/1.1, no body, same
+//! origin or none) that opens a connection, or that follows requests the router served on it
+//! (see `serve::Connection`), is answered here, writing the frames (already HTTP chunks, built
+//! once per send) straight to the socket: no per-connection HTTP buffers stay allocated for the
+//! stream's lifetime, and a delivery costs at most one write, shared with whatever else was
+//! queued for the client. Every other connection goes to the router unchanged, with the bytes
+//! read so far put back in front.
 
 use std::future::poll_fn;
 use std::io::{self, IoSlice};
@@ -66,7 +67,7 @@ pub(crate) async fn route(conn: &mut Connection) -> Route {
 /// A `GET /api/realtime` this module can answer exactly as the router would: HTTP/1.1, the
 /// whole request read and nothing after it, no body, no upgrade, and no cross-origin `Origin`
 /// (cross-origin streams go to the router, where the application's CORS layer applies).
-fn is_plain_stream_request(head: &[u8]) -> bool {
+pub(crate) fn is_plain_stream_request(head: &[u8]) -> bool {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut request = httparse::Request::new(&mut headers);
     let Ok(httparse::Status::Complete(len)) = request.parse(head) else {

@@ -31,10 +31,11 @@ impl Realtime {
     /// and event streams written straight to their sockets. Add
     /// `.with_graceful_shutdown(rt.shutdown_after(signal))` to end open streams on shutdown.
     ///
-    /// A connection whose first request is a plain same-origin `GET /api/realtime` is answered
-    /// by the broker itself, byte for byte as the mounted route would answer it, but without
-    /// an HTTP connection's buffers held for the stream's lifetime; every other connection,
-    /// and every cross-origin stream request, goes through `router` and its layers.
+    /// A plain same-origin `GET /api/realtime` is answered by the broker itself, byte for byte
+    /// as the mounted route would answer it, but without an HTTP connection's buffers held for
+    /// the stream's lifetime: whether it opens a connection or follows other requests on a
+    /// keep-alive one (browsers reuse those for `EventSource`). Every other request, and every
+    /// cross-origin stream request, goes through `router` and its layers.
     ///
     /// ```no_run
     /// # async fn run() -> std::io::Result<()> {
@@ -116,11 +117,7 @@ impl axum::serve::Listener for Listener {
                     Ok((stream, addr)) => {
                         // Events are small and latency matters more than packet count.
                         let _ = stream.set_nodelay(true);
-                        let connection = Connection {
-                            stream,
-                            prefix: Bytes::new(),
-                            abort: Abort::default(),
-                        };
+                        let connection = Connection::new(stream, Bytes::new());
                         tokio::spawn(route(connection, addr, self.rt.clone(), self.handoff.clone()));
                     }
                     Err(err) if is_connection_error(&err) => {}
@@ -150,6 +147,11 @@ async fn route(
         fast_stream::Route::Stream => fast_stream::serve_stream(connection, addr, rt).await,
         fast_stream::Route::Router(read) => {
             connection.prefix = read;
+            connection.takeover = Some(Takeover {
+                rt,
+                addr,
+                handoff: handoff.clone(),
+            });
             let _ = handoff.send((connection, addr)).await;
         }
         fast_stream::Route::Gone => {}
@@ -206,17 +208,64 @@ impl Abort {
 }
 
 /// An accepted connection that the broker can abort.
+///
+/// When the router serves it and a later request on it is a plain stream request (a browser
+/// reuses its keep-alive connections for `EventSource`), the router is told the client left
+/// and, once the router lets go of the connection, the broker serves the stream itself.
 #[derive(Debug)]
 pub struct Connection {
-    stream: TcpStream,
+    /// `None` only once handed over, on drop.
+    stream: Option<TcpStream>,
     /// Bytes already read from the socket (while routing), returned before any others.
     prefix: Bytes,
     abort: Abort,
+    /// Where a later stream request goes; set while the router serves the connection.
+    takeover: Option<Takeover>,
+    /// A stream request taken from under the router, served once the router drops this.
+    taken: Option<Bytes>,
+}
+
+#[derive(Debug)]
+struct Takeover {
+    rt: Realtime,
+    addr: SocketAddr,
+    handoff: mpsc::Sender<(Connection, SocketAddr)>,
 }
 
 impl Connection {
+    fn new(stream: TcpStream, prefix: Bytes) -> Self {
+        Self {
+            stream: Some(stream),
+            prefix,
+            abort: Abort::default(),
+            takeover: None,
+            taken: None,
+        }
+    }
+
     pub(crate) fn abort(&self) -> Abort {
         self.abort.clone()
+    }
+
+    fn socket(&mut self) -> io::Result<Pin<&mut TcpStream>> {
+        self.stream
+            .as_mut()
+            .map(Pin::new)
+            .ok_or_else(|| io::ErrorKind::NotConnected.into())
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        let (Some(head), Some(stream), Some(takeover)) =
+            (self.taken.take(), self.stream.take(), self.takeover.take())
+        else {
+            return;
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let Takeover { rt, addr, handoff } = takeover;
+            runtime.spawn(route(Connection::new(stream, head), addr, rt, handoff));
+        }
     }
 }
 
@@ -227,14 +276,30 @@ impl AsyncRead for Connection {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
+        if this.taken.is_some() {
+            return Poll::Ready(Ok(())); // the end, as far as the router knows
+        }
         if !this.prefix.is_empty() {
             let n = this.prefix.len().min(buf.remaining());
             buf.put_slice(&this.prefix.split_to(n));
             return Poll::Ready(Ok(()));
         }
-        let poll = Pin::new(&mut this.stream).poll_read(cx, buf);
-        if poll.is_pending() {
-            this.abort.check(cx)?;
+        let before = buf.filled().len();
+        let poll = this.socket()?.poll_read(cx, buf);
+        match poll {
+            Poll::Pending => this.abort.check(cx)?,
+            Poll::Ready(Ok(())) if this.takeover.is_some() => {
+                // Without pipelining (no browser does it), a read that is exactly one whole
+                // stream request starts a new request.
+                let read = &buf.filled()[before..];
+                if read.starts_with(b"GET /api/realtime")
+                    && fast_stream::is_plain_stream_request(read)
+                {
+                    this.taken = Some(Bytes::copy_from_slice(read));
+                    buf.set_filled(before);
+                }
+            }
+            Poll::Ready(_) => {}
         }
         poll
     }
@@ -247,7 +312,7 @@ impl AsyncWrite for Connection {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        let poll = Pin::new(&mut this.stream).poll_write(cx, buf);
+        let poll = this.socket()?.poll_write(cx, buf);
         if poll.is_pending() {
             this.abort.check(cx)?;
         }
@@ -260,7 +325,7 @@ impl AsyncWrite for Connection {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        let poll = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
+        let poll = this.socket()?.poll_write_vectored(cx, bufs);
         if poll.is_pending() {
             this.abort.check(cx)?;
         }
@@ -268,15 +333,20 @@ impl AsyncWrite for Connection {
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
+        self.stream
+            .as_ref()
+            .is_some_and(TcpStream::is_write_vectored)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
+        self.socket()?.poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
+        if self.taken.is_some() {
+            return Poll::Ready(Ok(())); // the socket lives on as the stream
+        }
+        self.socket()?.poll_shutdown(cx)
     }
 }
 

@@ -97,6 +97,45 @@ async fn exchange(mut socket: TcpStream, addr: SocketAddr, head: &str, body: &[u
     }
 }
 
+/// Sends a body-less `GET path` on an open keep-alive connection and reads its response (which
+/// must carry a `Content-Length`), leaving the connection open for the next request.
+///
+/// # Panics
+///
+/// Panics if the server answers otherwise or is slower than [`READ_TIMEOUT`].
+pub async fn keep_alive_get(socket: &mut TcpStream, addr: SocketAddr, path: &str) -> Response {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    socket
+        .write_all(request.as_bytes())
+        .await
+        .expect("write request");
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some((status, headers, rest)) = parse_head(&raw) {
+            let length: usize = headers
+                .iter()
+                .find(|(n, _)| n == "content-length")
+                .and_then(|(_, v)| v.parse().ok())
+                .expect("a content-length");
+            if rest.len() >= length {
+                assert_eq!(rest.len(), length, "nothing after the response");
+                return Response {
+                    status,
+                    headers,
+                    body: rest.to_vec(),
+                };
+            }
+        }
+        let n = timeout(READ_TIMEOUT, socket.read(&mut buf))
+            .await
+            .expect("response timed out")
+            .expect("read response");
+        assert!(n > 0, "server closed before answering");
+        raw.extend_from_slice(&buf[..n]);
+    }
+}
+
 /// `POST /api/realtime` with a JSON body and optional `Authorization`.
 pub async fn post_realtime(addr: SocketAddr, json: &str, authorization: Option<&str>) -> Response {
     let auth = authorization.map_or(String::new(), |token| format!("\r\nAuthorization: {token}"));
@@ -169,7 +208,16 @@ impl SseStream {
     ///
     /// Panics if the server cannot be reached or is slower than [`READ_TIMEOUT`].
     pub async fn open(addr: SocketAddr, extra_headers: &[&str]) -> Self {
-        let mut socket = TcpStream::connect(addr).await.expect("connect");
+        let socket = TcpStream::connect(addr).await.expect("connect");
+        Self::open_on(socket, addr, extra_headers).await
+    }
+
+    /// Opens a stream on a connection that may have served other requests before.
+    ///
+    /// # Panics
+    ///
+    /// As [`SseStream::open`].
+    pub async fn open_on(mut socket: TcpStream, addr: SocketAddr, extra_headers: &[&str]) -> Self {
         let mut head =
             format!("GET /api/realtime HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n");
         for line in extra_headers {
@@ -252,6 +300,12 @@ impl SseStream {
                 return Some(block);
             }
         }
+    }
+
+    /// The connection, once the stream is over (to send it another request).
+    #[must_use]
+    pub fn into_socket(self) -> TcpStream {
+        self.socket
     }
 
     /// Whether the server ended the stream within `wait`.

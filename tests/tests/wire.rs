@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use realtime::{JwtAuth, Realtime, RequestAuth};
-use realtime_tests::raw_http::{READ_TIMEOUT, SseStream, post_realtime, request};
+use realtime_tests::raw_http::{READ_TIMEOUT, SseStream, keep_alive_get, post_realtime, request};
 use realtime_tests::server::TestServer;
+use tokio::io::AsyncReadExt;
 
 const QUIET: Duration = Duration::from_millis(300);
 
@@ -568,4 +569,39 @@ async fn held_messages_arrive_framed_in_order_on_both_paths() {
             assert_eq!(rest, format!("event:chat\ndata:{i}\n\n"));
         }
     }
+}
+
+/// Browsers reuse keep-alive connections for `EventSource`: a stream request after others on
+/// one connection is served (by the broker's own path: the connection is the stream's from then
+/// on, so after the stream it is closed rather than kept for more requests).
+#[tokio::test]
+async fn a_stream_request_after_others_on_one_connection_is_served() {
+    let rt = Realtime::new();
+    let server = serve(&rt).await;
+    let mut socket = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    for _ in 0..2 {
+        let script = keep_alive_get(&mut socket, server.addr, realtime::HTMX_EXTENSION_PATH).await;
+        assert_eq!(script.status, 200);
+        assert!(!script.body.is_empty());
+    }
+    let mut stream = SseStream::open_on(socket, server.addr, &[]).await;
+    assert_eq!(stream.status, 200);
+    assert_eq!(stream.header("content-type"), Some("text/event-stream"));
+    let id = stream.client_id().await;
+    subscribe(&server, &id, r#"["chat"]"#).await;
+    let delivery = rt.send_to("chat", "again", realtime::everyone).unwrap();
+    assert_eq!(delivery.reached, 1);
+    let event = stream.next_event(READ_TIMEOUT).await.unwrap();
+    assert_eq!(split_id(&event).1, "event:chat\ndata:\"again\"\n\n");
+    assert_eq!(rt.disconnect_all(), 1);
+    assert!(stream.ended_within(READ_TIMEOUT).await);
+    let mut socket = stream.into_socket();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(READ_TIMEOUT, socket.read_to_end(&mut rest)).await;
+    assert!(
+        matches!(closed, Ok(Ok(_))),
+        "the connection closes after the stream"
+    );
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+    assert_eq!(rt.client_count(), 0);
 }
