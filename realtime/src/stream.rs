@@ -63,9 +63,7 @@ impl EventStream {
             hold: None,
         }
     }
-}
 
-impl EventStream {
     /// Moves the next frames (chunks, see [`frame`]) into `out`: `Ready(Some(n))` with
     /// `n ≥ 1` of them, `Ready(None)` when the stream ends.
     pub(crate) fn poll_frames(
