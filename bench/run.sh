@@ -115,14 +115,42 @@ if [ "$FDS" != unlimited ] && [ "$FDS" -lt $((HOLD_N + 500)) ]; then
   echo "== the hold test runs $HOLD_N clients, not 20000: only $FDS file descriptors per process here"
 fi
 
+# rounds SCENARIO COUNT LOADGEN-ARGS...: each server started once, the same load run COUNT times
+# against it; what matters is its memory once each round's clients have left (growth = a leak).
+ROUNDS_OUT="$OUT/rounds.md"
+: >"$ROUNDS_OUT"
+rounds() {
+  local scenario="$1" count="$2"
+  shift 2
+  for label in realtime pocketbase; do
+    start_server "$label"
+    local port=$OURS_PORT pid=$OURS_PID
+    if [ "$label" = pocketbase ]; then port=$PB_PORT pid=$PB_PID; fi
+    local before after=()
+    before="$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")"
+    for round in $(seq "$count"); do
+      echo
+      echo "== $scenario: $label, round $round"
+      local line
+      line="$("$LOADGEN" --addr "127.0.0.1:$port" --server-pid "$pid" --label "$label" \
+        --scenario "$scenario" --threads "$THREADS" "$@" | tail -n 1)" || true
+      after+=("$(grep -o '"server_rss_after_kib":[0-9]*' <<<"$line" | cut -d: -f2)")
+    done
+    echo "| $scenario | $label | $before | $(IFS=,; echo "${after[*]}" | sed 's/,/, /g') |" >>"$ROUNDS_OUT"
+    stop_servers
+  done
+}
+
 if [ "$MODE" = quick ]; then
   run "burst N=100 M=100" --connections 100 --messages 100
+  rounds "rounds N=100 M=20" 2 --connections 100 --messages 20
 else
   run "burst N=1000 M=1000" --connections 1000 --messages 1000
   run "burst N=1000 M=1000 K=4" --connections 1000 --messages 1000 --publishers 4
   run "burst N=5000 M=200" --connections 5000 --messages 200
   run "rate 20k/s N=1000 (20 sends/s, 10 s)" --connections 1000 --rate 20000 --duration 10
   run "hold N=$HOLD_N M=10" --connections "$HOLD_N" --messages 10 --hold 5 --connect-concurrency 512
+  rounds "rounds N=5000 M=100" 3 --connections 5000 --messages 100
 fi
 
 {
@@ -130,6 +158,14 @@ fi
   echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $("$PB_BIN" --version); load generator on $THREADS thread(s), sharing the cores."
   echo
   "$LOADGEN" table "$RESULTS"
+  if [ -s "$ROUNDS_OUT" ]; then
+    echo
+    echo "Memory across rounds (one server, the same load again and again; RSS in KiB once each round's clients had left):"
+    echo
+    echo "| scenario | server | RSS before the first round | RSS after each round |"
+    echo "| --- | --- | ---: | ---: |"
+    cat "$ROUNDS_OUT"
+  fi
 } | tee "$OUT/results.md"
 echo
 echo "JSON lines: $RESULTS; table: $OUT/results.md"

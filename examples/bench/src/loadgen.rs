@@ -70,6 +70,8 @@ pub struct Config {
     pub hold: Duration,
     /// How long to wait without progress for the last deliveries.
     pub drain_timeout: Duration,
+    /// How long after closing every client the server's memory is read again.
+    pub settle: Duration,
     /// Runtime threads of this process (reported only).
     pub threads: usize,
 }
@@ -530,6 +532,7 @@ pub async fn run(config: &Config) -> Result<Report, String> {
     let gate = Arc::new(Semaphore::new(config.connect_concurrency.max(1)));
     let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<Result<(), String>>();
     let mut clients = Vec::with_capacity(config.connections);
+    let mut readers = Vec::with_capacity(config.connections);
     for _ in 0..config.connections {
         let permit = Arc::clone(&gate)
             .acquire_owned()
@@ -538,7 +541,7 @@ pub async fn run(config: &Config) -> Result<Report, String> {
         let (shared, pool, ready) = (Arc::clone(&shared), Arc::clone(&pool), ready_tx.clone());
         let slot = Arc::new(Mutex::new(None));
         clients.push(Arc::clone(&slot));
-        tokio::spawn(async move {
+        readers.push(tokio::spawn(async move {
             let setup = tokio::time::timeout(SETUP_TIMEOUT, setup(&shared, &pool)).await;
             drop(permit);
             let (mut socket, client) = match setup {
@@ -560,7 +563,7 @@ pub async fn run(config: &Config) -> Result<Report, String> {
                     break;
                 }
             }
-        });
+        }));
     }
     drop(ready_tx);
     let mut connected = 0;
@@ -702,6 +705,16 @@ pub async fn run(config: &Config) -> Result<Report, String> {
         && report.malformed == 0
         && report.disconnected == 0
         && report.send_errors == 0;
+
+    // Close every client, and see what the server keeps once they are gone.
+    for reader in &readers {
+        reader.abort();
+    }
+    for reader in readers {
+        let _ = reader.await;
+    }
+    tokio::time::sleep(config.settle).await;
+    report.server_rss_after_kib = rss_of(pid).map(|rss| rss / 1024);
     Ok(report)
 }
 
@@ -743,6 +756,7 @@ mod tests {
             subscribe_pool: 1,
             hold: Duration::ZERO,
             drain_timeout: Duration::ZERO,
+            settle: Duration::ZERO,
             threads: 1,
         };
         let plan = Plan::new(&config).unwrap();

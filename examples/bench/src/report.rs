@@ -54,6 +54,9 @@ pub struct Report {
     pub server_rss_idle_kib: Option<u64>,
     /// `(idle - base) / connections`, KiB.
     pub server_kib_per_idle_conn: Option<f64>,
+    /// The server's resident memory once every client had left (read after `--settle`), KiB.
+    #[serde(default)]
+    pub server_rss_after_kib: Option<u64>,
     /// This load generator's own CPU time over the same window, seconds: it shares the cores.
     pub loadgen_cpu_s: f64,
     /// This load generator's runtime threads.
@@ -139,6 +142,9 @@ impl Report {
                 .map_or("?".into(), |v| v.to_string()),
             opt(self.server_kib_per_idle_conn, 1)
         );
+        if let Some(after) = self.server_rss_after_kib {
+            let _ = writeln!(out, "  server RSS once every client had left: {after} KiB");
+        }
         let _ = writeln!(
             out,
             "  load generator: {:.2} CPU s on {} thread(s) in the same window (it shares the cores with the server)",
@@ -224,8 +230,8 @@ pub fn table(reports: &[Report]) -> String {
         }
     }
     let mut out = String::from(
-        "| scenario | server | conns | msgs | deliveries/s | p50 µs | p99 µs | max µs | server CPU µs/delivery | server KiB/idle conn | loadgen CPU s | exactly once, in order |\n\
-         | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n",
+        "| scenario | server | conns | msgs | deliveries/s | p50 µs | p99 µs | max µs | server CPU µs/delivery | server KiB/idle conn | server RSS KiB: before, with clients, after | loadgen CPU s | exactly once, in order |\n\
+         | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n",
     );
     for (r, runs) in rows {
         let label = if runs > 1 {
@@ -243,7 +249,7 @@ pub fn table(reports: &[Report]) -> String {
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {} |",
             r.scenario,
             label,
             r.connections,
@@ -254,11 +260,24 @@ pub fn table(reports: &[Report]) -> String {
             round(r.latency_max_us),
             opt(r.server_cpu_us_per_delivery, 2),
             opt(r.server_kib_per_idle_conn, 1),
+            rss_trio(r),
             r.loadgen_cpu_s,
             check
         );
     }
     out
+}
+
+/// `before, with clients, after` resident memory, or `-` where unknown.
+fn rss_trio(r: &Report) -> String {
+    #[allow(clippy::cast_precision_loss, reason = "KiB of one process fit 52 bits")]
+    let kib = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| thousands(v as f64));
+    format!(
+        "{}, {}, {}",
+        kib(r.server_rss_base_kib),
+        kib(r.server_rss_idle_kib),
+        kib(r.server_rss_after_kib)
+    )
 }
 
 #[cfg(test)]
@@ -273,11 +292,15 @@ mod tests {
         let b = Report::new("pocketbase", "burst N=10");
         let parsed: Report = serde_json::from_str(&a.to_json()).unwrap();
         assert_eq!(parsed, a);
-        let table = table(&[a, b]);
+        a.server_rss_base_kib = Some(3_500);
+        a.server_rss_idle_kib = Some(27_000);
+        a.server_rss_after_kib = Some(26_500);
+        let table = table(&[a.clone(), b]);
         assert!(
             table.contains("| burst N=10 | realtime | 0 | 0 | 1,234,567 |"),
             "{table}"
         );
+        assert!(table.contains("| 3,500, 27,000, 26,500 |"), "{table}");
         assert!(table.contains("| pocketbase |"));
         assert_eq!(thousands(999.0), "999");
         assert_eq!(thousands(1000.0), "1,000");

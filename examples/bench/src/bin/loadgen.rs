@@ -30,6 +30,7 @@ options:
   --subscribe-pool P         keep-alive connections for the subscription POSTs (default 8)
   --hold S                   seconds the clients stay idle before the sends; memory is read then (default 1)
   --drain-timeout S          seconds without progress before giving up on missing deliveries (default 10)
+  --settle S                 seconds after closing every client before the server's memory is read again (default 2)
   --timeout S                the whole run's limit (default 600)
   --threads T                runtime threads (default 1: the load generator shares the cores with the server)
   --json FILE                also append the JSON line to FILE";
@@ -57,6 +58,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         subscribe_pool: 8,
         hold: Duration::from_secs(1),
         drain_timeout: Duration::from_secs(10),
+        settle: Duration::from_secs(2),
         threads: 1,
     };
     let (mut timeout, mut json) = (Duration::from_mins(10), None);
@@ -99,6 +101,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             "--subscribe-pool" => config.subscribe_pool = value.parse().map_err(|err| bad(&err))?,
             "--hold" => config.hold = secs(&value)?,
             "--drain-timeout" => config.drain_timeout = secs(&value)?,
+            "--settle" => config.settle = secs(&value)?,
             "--timeout" => timeout = secs(&value)?,
             "--threads" => config.threads = value.parse().map_err(|err| bad(&err))?,
             "--json" => json = Some(value),
