@@ -223,6 +223,9 @@ pub struct Connection {
     takeover: Option<Takeover>,
     /// A stream request taken from under the router, served once the router drops this.
     taken: Option<Bytes>,
+    /// The router wrote since it last read: it answered what it had read, so the next bytes
+    /// start a new request rather than continue one.
+    answered: bool,
 }
 
 #[derive(Debug)]
@@ -240,11 +243,23 @@ impl Connection {
             abort: Abort::default(),
             takeover: None,
             taken: None,
+            answered: false,
         }
     }
 
     pub(crate) fn abort(&self) -> Abort {
         self.abort.clone()
+    }
+
+    fn note_write(&mut self, cx: &Context<'_>, poll: &Poll<io::Result<usize>>) -> io::Result<()> {
+        match poll {
+            Poll::Pending => self.abort.check(cx),
+            Poll::Ready(Ok(n)) if *n > 0 => {
+                self.answered = true;
+                Ok(())
+            }
+            Poll::Ready(_) => Ok(()),
+        }
     }
 
     fn socket(&mut self) -> io::Result<Pin<&mut TcpStream>> {
@@ -289,10 +304,11 @@ impl AsyncRead for Connection {
         match poll {
             Poll::Pending => this.abort.check(cx)?,
             Poll::Ready(Ok(())) if this.takeover.is_some() => {
-                // Without pipelining (no browser does it), a read that is exactly one whole
-                // stream request starts a new request.
+                // A read right after an answer that is exactly one whole stream request is a
+                // new request (a pipelining client, which no browser is, falls back to hyper).
                 let read = &buf.filled()[before..];
-                if read.starts_with(b"GET /api/realtime")
+                if std::mem::take(&mut this.answered)
+                    && read.starts_with(b"GET /api/realtime")
                     && fast_stream::is_plain_stream_request(read)
                 {
                     this.taken = Some(Bytes::copy_from_slice(read));
@@ -313,9 +329,7 @@ impl AsyncWrite for Connection {
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         let poll = this.socket()?.poll_write(cx, buf);
-        if poll.is_pending() {
-            this.abort.check(cx)?;
-        }
+        this.note_write(cx, &poll)?;
         poll
     }
 
@@ -326,9 +340,7 @@ impl AsyncWrite for Connection {
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         let poll = this.socket()?.poll_write_vectored(cx, bufs);
-        if poll.is_pending() {
-            this.abort.check(cx)?;
-        }
+        this.note_write(cx, &poll)?;
         poll
     }
 
