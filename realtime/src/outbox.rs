@@ -121,12 +121,13 @@ impl Outbox {
     }
 
     /// Moves the oldest queued frames into `out` (as many as fit), unless they are held
-    /// past `now` (`None`: ignore holds) and fewer than `out` holds.
+    /// past `now()` (`None`: ignore holds) and fewer than `out` holds. The clock is read only
+    /// when frames are held: this runs once per delivery.
     pub(crate) fn poll_drain(
         &self,
         cx: &mut Context<'_>,
         out: &mut [Bytes],
-        now: Option<Instant>,
+        now: impl FnOnce() -> Option<Instant>,
     ) -> Drain {
         let mut state = self.lock();
         if state.frames.is_empty() {
@@ -136,10 +137,10 @@ impl Outbox {
             Self::register(&mut state, cx);
             return Drain::Empty;
         }
-        if let (Some(hold), Some(now)) = (state.hold, now)
-            && now < hold
+        if let Some(hold) = state.hold
             && state.frames.len() < out.len()
             && !state.closed
+            && now().is_some_and(|now| now < hold)
         {
             Self::register(&mut state, cx);
             return Drain::Held(hold);
@@ -174,7 +175,7 @@ mod tests {
 
     fn drain_at(outbox: &Outbox, now: Option<Instant>) -> Result<Vec<Bytes>, Drain> {
         let mut out: [Bytes; 3] = Default::default();
-        match outbox.poll_drain(&mut Context::from_waker(Waker::noop()), &mut out, now) {
+        match outbox.poll_drain(&mut Context::from_waker(Waker::noop()), &mut out, || now) {
             Drain::Frames(n) => Ok(out[..n].to_vec()),
             other => Err(other),
         }
@@ -261,7 +262,8 @@ mod tests {
         let now = Instant::now();
         let hold = |secs| Some(now + Duration::from_secs(secs));
         let mut out: [Bytes; MAX_BATCH] = Default::default();
-        let mut poll = || outbox.poll_drain(&mut Context::from_waker(&waker), &mut out, Some(now));
+        let mut poll =
+            || outbox.poll_drain(&mut Context::from_waker(&waker), &mut out, || Some(now));
         assert_eq!(poll(), Drain::Empty);
         outbox.push(Bytes::from_static(b"a"), hold(60)); // a deadline to learn
         assert_eq!(woken(), 1);

@@ -71,8 +71,9 @@ impl EventStream {
         cx: &mut Context<'_>,
         out: &mut [Bytes],
     ) -> Poll<Option<usize>> {
-        let mut now = Some(Instant::now());
+        let mut respect_holds = true;
         loop {
+            let now = || respect_holds.then(Instant::now);
             match self.client.state().outbox.poll_drain(cx, out, now) {
                 Drain::Frames(n) => {
                     self.wrote_since_tick = true;
@@ -90,7 +91,7 @@ impl EventStream {
                     if hold.as_mut().poll(cx).is_pending() {
                         break;
                     }
-                    now = None; // due: take them whatever the clock says
+                    respect_holds = false; // due: take them whatever the clock says
                 }
                 Drain::Empty => break,
             }

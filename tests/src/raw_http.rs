@@ -110,7 +110,6 @@ pub async fn keep_alive_get(socket: &mut TcpStream, addr: SocketAddr, path: &str
         .await
         .expect("write request");
     let mut raw = Vec::new();
-    let mut buf = [0u8; 4096];
     loop {
         if let Some((status, headers, rest)) = parse_head(&raw) {
             let length: usize = headers
@@ -127,13 +126,19 @@ pub async fn keep_alive_get(socket: &mut TcpStream, addr: SocketAddr, path: &str
                 };
             }
         }
-        let n = timeout(READ_TIMEOUT, socket.read(&mut buf))
-            .await
-            .expect("response timed out")
-            .expect("read response");
-        assert!(n > 0, "server closed before answering");
-        raw.extend_from_slice(&buf[..n]);
+        read_more(socket, &mut raw).await;
     }
+}
+
+/// Appends what the socket has next to `raw`.
+async fn read_more(socket: &mut TcpStream, raw: &mut Vec<u8>) {
+    let mut buf = [0u8; 4096];
+    let n = timeout(READ_TIMEOUT, socket.read(&mut buf))
+        .await
+        .expect("response timed out")
+        .expect("read response");
+    assert!(n > 0, "server closed before answering");
+    raw.extend_from_slice(&buf[..n]);
 }
 
 /// `POST /api/realtime` with a JSON body and optional `Authorization`.
@@ -230,14 +235,8 @@ impl SseStream {
             .await
             .expect("write request");
         let mut raw = Vec::new();
-        let mut buf = [0u8; 4096];
         let (status, headers, rest) = loop {
-            let n = timeout(READ_TIMEOUT, socket.read(&mut buf))
-                .await
-                .expect("stream head timed out")
-                .expect("read stream head");
-            assert!(n > 0, "server closed before answering");
-            raw.extend_from_slice(&buf[..n]);
+            read_more(&mut socket, &mut raw).await;
             if let Some((status, headers, rest)) = parse_head(&raw) {
                 break (status, headers, rest.to_vec());
             }

@@ -20,6 +20,14 @@ async fn subscribe(server: &TestServer, id: &str, keys: &str) {
     assert!(response.body.is_empty());
 }
 
+/// A stream opened with `headers`, its client subscribed to `keys`.
+async fn subscribed(server: &TestServer, headers: &[&str], keys: &str) -> SseStream {
+    let mut stream = SseStream::open(server.addr, headers).await;
+    let id = stream.client_id().await;
+    subscribe(server, &id, keys).await;
+    stream
+}
+
 fn split_id(block: &str) -> (&str, &str) {
     let rest = block.strip_prefix("id:").expect("event starts with id:");
     rest.split_once('\n').expect("id line")
@@ -291,9 +299,7 @@ async fn idle_and_maximum_lifetimes_end_streams() {
         .max_lifetime(Some(Duration::from_millis(300)))
         .build();
     let server = serve(&rt).await;
-    let mut stream = SseStream::open(server.addr, &[]).await;
-    let id = stream.client_id().await;
-    subscribe(&server, &id, r#"["chat"]"#).await;
+    let mut stream = subscribed(&server, &[], r#"["chat"]"#).await;
     let _ = rt.send_to("chat", &1, realtime::everyone).unwrap();
     assert!(stream.ended_within(READ_TIMEOUT).await);
     assert_eq!(rt.client_count(), 0);
@@ -471,9 +477,7 @@ async fn messages_keep_an_idle_timeout_at_bay_and_replace_heartbeats() {
         .heartbeat(Some(Duration::from_millis(100)))
         .build();
     let server = serve(&rt).await;
-    let mut stream = SseStream::open(server.addr, &[]).await;
-    let id = stream.client_id().await;
-    subscribe(&server, &id, r#"["chat"]"#).await;
+    let mut stream = subscribed(&server, &[], r#"["chat"]"#).await;
     // Ten messages 60 ms apart outlast the 300 ms idle timeout, and leave no quiet interval.
     for n in 0..10 {
         assert_eq!(
@@ -550,10 +554,7 @@ async fn held_messages_arrive_framed_in_order_on_both_paths() {
     let own = format!("Origin: http://{}", server.addr);
     let mut streams = Vec::new();
     for origin in [own.as_str(), "Origin: http://elsewhere.test"] {
-        let mut stream = SseStream::open(server.addr, &[origin]).await;
-        let id = stream.client_id().await;
-        subscribe(&server, &id, r#"["chat"]"#).await;
-        streams.push(stream);
+        streams.push(subscribed(&server, &[origin], r#"["chat"]"#).await);
     }
     for i in 0..40 {
         let reached = rt.send_to("chat", &i, realtime::everyone).unwrap().reached;
