@@ -10,6 +10,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use tokio::time::Instant;
 
+use crate::abort::Abort;
 use crate::auth::{self, Authenticator, RequestAuth};
 use crate::client::Client;
 use crate::client_id::ClientId;
@@ -19,7 +20,6 @@ use crate::error::{Delivery, SendError};
 use crate::filter;
 use crate::frame;
 use crate::pace::Pace;
-use crate::serve::Abort;
 use crate::subscription::Subscription;
 
 const SHARDS: usize = 16;

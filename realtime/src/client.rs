@@ -9,13 +9,13 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::abort::Abort;
 use crate::auth::AuthRecord;
 use crate::broker::Shared;
 use crate::client_id::ClientId;
 use crate::error::SendError;
 use crate::frame;
 use crate::outbox::{Outbox, Push};
-use crate::serve::Abort;
 use crate::subscription::Subscription;
 
 /// The key under which a client's auth record is stored, as in PocketBase.

@@ -24,6 +24,46 @@ pub(crate) struct Config {
     pub(crate) check_remote_ip: bool,
     pub(crate) auth_cookie: String,
     pub(crate) secure_cookie: bool,
+    pub(crate) serve: ServeLimits,
+}
+
+/// The limits and deadlines of [`Realtime::serve`](crate::Realtime::serve).
+#[derive(Debug, Clone)]
+pub(crate) struct ServeLimits {
+    pub(crate) request_head_timeout: Duration,
+    pub(crate) write_timeout: Option<Duration>,
+    pub(crate) max_connections: usize,
+    pub(crate) max_connections_per_ip: usize,
+    pub(crate) shutdown_timeout: Duration,
+    pub(crate) direct_streams: bool,
+}
+
+/// Descriptors kept free of connections, for the application's files, database and logs.
+const RESERVED_DESCRIPTORS: u64 = 64;
+
+impl Default for ServeLimits {
+    fn default() -> Self {
+        let max_connections = default_max_connections();
+        Self {
+            request_head_timeout: Duration::from_secs(10),
+            write_timeout: Some(Duration::from_secs(30)),
+            max_connections,
+            max_connections_per_ip: (max_connections / 4).max(1),
+            shutdown_timeout: Duration::from_secs(5),
+            direct_streams: true,
+        }
+    }
+}
+
+/// As many connections as the process may open descriptors, less a reserve: past that,
+/// accepting fails anyway, and every other client is locked out until some close.
+fn default_max_connections() -> usize {
+    let (soft, _hard) =
+        rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap_or((1024, rlimit::INFINITY));
+    let usable = soft
+        .saturating_sub(RESERVED_DESCRIPTORS)
+        .max(RESERVED_DESCRIPTORS);
+    usize::try_from(usable).unwrap_or(usize::MAX)
 }
 
 impl Default for Config {
@@ -37,6 +77,7 @@ impl Default for Config {
             check_remote_ip: true,
             auth_cookie: crate::cookie::DEFAULT_COOKIE.to_owned(),
             secure_cookie: false,
+            serve: ServeLimits::default(),
         }
     }
 }
@@ -151,6 +192,56 @@ impl Builder {
     /// Marks the auth cookie `Secure` (sent over HTTPS only). Turn it on when serving HTTPS.
     pub fn secure_cookie(mut self, secure: bool) -> Self {
         self.config.secure_cookie = secure;
+        self
+    }
+
+    /// How long a client has to send a whole request head, from the moment its connection
+    /// opens or its previous response was written (default 10 s): a slow or half-sent head is
+    /// closed, and so is a keep-alive connection idle for this long. Applies to
+    /// [`Realtime::serve`](crate::Realtime::serve).
+    pub fn request_head_timeout(mut self, timeout: Duration) -> Self {
+        self.config.serve.request_head_timeout = timeout;
+        self
+    }
+
+    /// How long a write may make no progress before the connection is cut (default 30 s): a
+    /// client that stops reading is cut even when too little is sent to it to fill its queue.
+    /// `None` waits for ever. Applies to [`Realtime::serve`](crate::Realtime::serve).
+    pub fn write_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.config.serve.write_timeout = timeout;
+        self
+    }
+
+    /// The most connections [`Realtime::serve`](crate::Realtime::serve) keeps open; more are
+    /// closed as they arrive. Default: the process's open-file limit (`ulimit -n`) less 64.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.config.serve.max_connections = connections.max(1);
+        self
+    }
+
+    /// The most connections [`Realtime::serve`](crate::Realtime::serve) keeps open from one
+    /// client address; more are closed as they arrive, so that one address cannot take every
+    /// descriptor. Default: a quarter of [`Builder::max_connections`]'s default. Behind a
+    /// reverse proxy every connection comes from the proxy's address: raise it there.
+    pub fn max_connections_per_ip(mut self, connections: usize) -> Self {
+        self.config.serve.max_connections_per_ip = connections.max(1);
+        self
+    }
+
+    /// How long a graceful shutdown waits for requests in flight (default 5 s) before it cuts
+    /// every connection that is left. Open streams end at once.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.config.serve.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Whether [`Realtime::serve`](crate::Realtime::serve) writes the event streams the router
+    /// accepts to their sockets itself (default), or leaves them to hyper. Either way the
+    /// router, with its layers, answers the stream request; written directly, a stream holds
+    /// no HTTP buffers (about 5 KiB per idle stream instead of ~20 KiB), but layers that wrap
+    /// the response body never see its body.
+    pub fn direct_streams(mut self, direct: bool) -> Self {
+        self.config.serve.direct_streams = direct;
         self
     }
 

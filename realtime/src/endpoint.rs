@@ -16,7 +16,7 @@ use http::{HeaderValue, StatusCode};
 use crate::api_error::ApiError;
 use crate::broker::Realtime;
 use crate::client::AUTH_KEY;
-use crate::serve::Peer;
+use crate::handoff::{DirectStream, Peer};
 use crate::stream::EventStream;
 use crate::subscribe_request::SubscribeRequest;
 use crate::subscription::Subscription;
@@ -94,6 +94,14 @@ fn remote_addr(request: &Request) -> Option<SocketAddr> {
         })
 }
 
+/// The head of every event stream, as PocketBase writes it (hyper or the direct writer adds
+/// the chunked framing and the date).
+const STREAM_HEADERS: [(http::HeaderName, &str); 3] = [
+    (CONTENT_TYPE, "text/event-stream"),
+    (CACHE_CONTROL, "no-store"),
+    (http::HeaderName::from_static("x-accel-buffering"), "no"),
+];
+
 fn open_stream(rt: &Realtime, request: &Request) -> Response {
     let shared = rt.shared_arc();
     let abort = request
@@ -103,11 +111,19 @@ fn open_stream(rt: &Realtime, request: &Request) -> Response {
     let client = shared.connect(remote_addr(request).map(|addr| addr.ip()), abort);
     tracing::debug!(client = %client.id(), "realtime stream opened");
     let body = EventStream::new(client, Arc::downgrade(&shared), &shared.config);
-    let mut response = Body::new(body).into_response();
+    // Where the connection can write the stream itself, it takes the stream once the
+    // application's layers have answered; the response then carries only the head.
+    let mut response = match request.extensions().get::<DirectStream>() {
+        Some(direct) => {
+            direct.offer(body);
+            Body::empty().into_response()
+        }
+        None => Body::new(body).into_response(),
+    };
     let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    for (name, value) in STREAM_HEADERS {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
     response
 }
 

@@ -3,6 +3,7 @@
 // Generated code names `::realtime`, which must resolve inside this crate's own tests too.
 extern crate self as realtime;
 
+mod abort;
 mod api_error;
 mod auth;
 mod broker;
@@ -15,9 +16,9 @@ mod cookie;
 mod endpoint;
 mod error;
 mod extract;
-mod fast_stream;
 mod filter;
 mod frame;
+mod handoff;
 mod jwt;
 mod outbox;
 mod pace;

@@ -1,0 +1,158 @@
+//! An accepted socket as the server's tasks see it: it can be aborted from outside, a write
+//! that makes no progress for too long fails, and while a stream is being taken from hyper
+//! it discards hyper's placeholder response.
+
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, Sleep};
+
+use crate::abort::Abort;
+use crate::handoff::Handoff;
+
+pub(crate) struct Connection {
+    stream: TcpStream,
+    abort: Abort,
+    handoff: Arc<Handoff>,
+    /// How long a write may make no progress before the connection is given up.
+    write_timeout: Option<Duration>,
+    /// Armed when a write has to wait, disarmed by progress: a reader that keeps up never
+    /// touches the timer.
+    stall: Option<Pin<Box<Sleep>>>,
+    stalled: bool,
+}
+
+impl Connection {
+    pub(crate) fn new(stream: TcpStream, abort: Abort, write_timeout: Option<Duration>) -> Self {
+        Self {
+            stream,
+            abort,
+            handoff: Handoff::new(),
+            write_timeout,
+            stall: None,
+            stalled: false,
+        }
+    }
+
+    pub(crate) fn handoff(&self) -> &Arc<Handoff> {
+        &self.handoff
+    }
+
+    pub(crate) fn set_nodelay(&self) -> io::Result<()> {
+        self.stream.set_nodelay(true)
+    }
+
+    /// Accounts for a write's outcome: progress disarms the stall timer, waiting arms it
+    /// (once per stall) and fails once it fires.
+    fn note_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: &Poll<io::Result<usize>>,
+    ) -> io::Result<()> {
+        match poll {
+            Poll::Pending => {
+                self.abort.check(cx)?;
+                let Some(timeout) = self.write_timeout else {
+                    return Ok(());
+                };
+                if !std::mem::replace(&mut self.stalled, true) {
+                    let deadline = Instant::now() + timeout;
+                    match &mut self.stall {
+                        Some(stall) => stall.as_mut().reset(deadline),
+                        None => self.stall = Some(Box::pin(tokio::time::sleep_until(deadline))),
+                    }
+                }
+                if let Some(stall) = &mut self.stall
+                    && stall.as_mut().poll(cx).is_ready()
+                {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the client read nothing for the write timeout",
+                    ));
+                }
+                Ok(())
+            }
+            Poll::Ready(Ok(_)) => {
+                self.stalled = false;
+                self.handoff.note_written();
+                Ok(())
+            }
+            Poll::Ready(Err(_)) => Ok(()),
+        }
+    }
+}
+
+impl AsyncRead for Connection {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        let poll = Pin::new(&mut this.stream).poll_read(cx, buf);
+        if poll.is_pending() {
+            this.abort.check(cx)?;
+        }
+        poll
+    }
+}
+
+impl AsyncWrite for Connection {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        if this.handoff.swallows() {
+            return Poll::Ready(Ok(buf.len()));
+        }
+        if this.abort.is_aborted() {
+            this.abort.check(cx)?;
+        }
+        let poll = Pin::new(&mut this.stream).poll_write(cx, buf);
+        this.note_write(cx, &poll)?;
+        poll
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        if this.handoff.swallows() {
+            return Poll::Ready(Ok(bufs.iter().map(|buf| buf.len()).sum()));
+        }
+        if this.abort.is_aborted() {
+            this.abort.check(cx)?;
+        }
+        let poll = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
+        this.note_write(cx, &poll)?;
+        poll
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // Hyper flushes only once its own buffer is empty: a response boundary.
+        ready!(Pin::new(&mut self.stream).poll_flush(cx))?;
+        self.handoff.note_flushed();
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.handoff.swallows() {
+            return Poll::Ready(Ok(())); // hyper is done with it; the stream goes on
+        }
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}

@@ -1,0 +1,152 @@
+//! One connection served by hyper, with the application's router answering every request.
+//!
+//! A stream request the realtime endpoint accepts is still answered by the router (its routes
+//! and layers decide), but when the connection can write that stream itself the endpoint
+//! offers the stream instead of a response body, and the stream is taken from hyper:
+//!
+//! 1. The request qualifies only at a response boundary hyper itself reached: HTTP/1.1, no
+//!    body, no `Expect`, no upgrade, and everything hyper wrote before is flushed (hyper reads
+//!    the next request head only after the previous response is complete, and flushes the
+//!    socket only with an empty buffer). Anything else is served by hyper as usual.
+//! 2. The router answers; if it answered 200 with the offered stream, the application's status
+//!    and headers are kept, and hyper is given a placeholder response with
+//!    `Connection: close`, which the connection discards instead of writing.
+//! 3. Hyper finishes that response and lets go of the connection; if it holds no bytes read
+//!    past the request (a pipelining client), the connection writes the application's head
+//!    and the stream itself (`direct`).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING, UPGRADE};
+use http::{HeaderValue, Method, Request, Response, StatusCode, Version};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::io::AsyncWriteExt;
+use tower::ServiceExt;
+
+use super::accept::{Phase, ServeContext};
+use super::connection::Connection;
+use super::direct;
+use crate::handoff::{DirectStream, Handoff, Peer};
+
+/// Serves `conn` until the client leaves, the server shuts down, or a stream takes it over.
+pub(super) async fn serve(conn: Connection, peer: Peer, context: Arc<ServeContext>) {
+    let handoff = Arc::clone(conn.handoff());
+    let service = ConnectionService {
+        router: context.router.clone(),
+        peer,
+        handoff: Arc::clone(&handoff),
+        direct_streams: context.direct_streams,
+    };
+    let mut http = context
+        .http1
+        .serve_connection(TokioIo::new(conn), service)
+        .with_upgrades();
+    let mut phase = context.phase.subscribe();
+    let mut draining = *phase.borrow() != Phase::Running;
+    if draining {
+        Pin::new(&mut http).graceful_shutdown();
+    }
+    let served = loop {
+        tokio::select! {
+            served = &mut http => break served,
+            changed = phase.changed(), if !draining => {
+                if changed.is_err() || *phase.borrow() != Phase::Running {
+                    draining = true;
+                    Pin::new(&mut http).graceful_shutdown();
+                }
+            }
+        }
+    };
+    if let Err(err) = served {
+        tracing::debug!("connection ended: {err}");
+        return;
+    }
+    let Some((stream, headers)) = handoff.taken() else {
+        return;
+    };
+    let Some(parts) = http.into_parts() else {
+        return; // upgraded: the stream's client is unregistered with it
+    };
+    handoff.stop_swallowing();
+    let mut conn = parts.io.into_inner();
+    if !parts.read_buf.is_empty() {
+        // The client sent more after its stream request: it is not a browser's EventSource.
+        let _ = conn.shutdown().await;
+        return;
+    }
+    direct::serve(conn, stream, &headers).await;
+}
+
+/// The router, told the connection's peer, and able to take a stream it accepted.
+#[derive(Clone)]
+struct ConnectionService {
+    router: Router,
+    peer: Peer,
+    handoff: Arc<Handoff>,
+    /// Whether streams may be taken from hyper at all.
+    direct_streams: bool,
+}
+
+type ResponseFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+impl hyper::service::Service<Request<Incoming>> for ConnectionService {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = ResponseFuture;
+
+    fn call(&self, request: Request<Incoming>) -> Self::Future {
+        let mut request = request.map(Body::new);
+        let extensions = request.extensions_mut();
+        extensions.insert(ConnectInfo(self.peer.clone()));
+        extensions.insert(ConnectInfo::<SocketAddr>(self.peer.addr()));
+        self.handoff.note_request();
+        let handoff = (self.direct_streams && self.handoff.is_flushed() && may_take_over(&request))
+            .then(|| Arc::clone(&self.handoff));
+        if let Some(handoff) = &handoff {
+            request
+                .extensions_mut()
+                .insert(DirectStream(Arc::clone(handoff)));
+        }
+        let router = self.router.clone();
+        Box::pin(async move {
+            let response = router.oneshot(request).await?;
+            let Some(handoff) = handoff else {
+                return Ok(response);
+            };
+            if response.status() == StatusCode::OK && handoff.take_over(response.headers().clone())
+            {
+                return Ok(placeholder());
+            }
+            handoff.withdraw();
+            Ok(response)
+        })
+    }
+}
+
+/// Whether the request ends where hyper parsed it, with nothing hyper must still answer.
+fn may_take_over<B>(request: &Request<B>) -> bool {
+    let headers = request.headers();
+    request.method() == Method::GET
+        && request.version() == Version::HTTP_11
+        && [CONTENT_LENGTH, TRANSFER_ENCODING, EXPECT, UPGRADE]
+            .iter()
+            .all(|name| !headers.contains_key(name))
+}
+
+/// What hyper is given for a stream taken over: it ends the connection for hyper, and is
+/// discarded rather than written.
+fn placeholder() -> Response<Body> {
+    let mut response = Response::new(Body::empty());
+    response
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    response
+}
