@@ -56,11 +56,7 @@ pub async fn request(addr: SocketAddr, head: &str, body: &[u8]) -> Response {
 ///
 /// As [`request`], or if that address cannot be bound.
 pub async fn request_from(local: IpAddr, addr: SocketAddr, head: &str, body: &[u8]) -> Response {
-    let socket = TcpSocket::new_v4().expect("socket");
-    socket
-        .bind(SocketAddr::new(local, 0))
-        .expect("bind the local address");
-    let socket = socket.connect(addr).await.expect("connect");
+    let socket = connect_from(local, addr).await;
     exchange(socket, addr, head, body).await
 }
 
@@ -341,4 +337,60 @@ impl SseStream {
         );
         id
     }
+}
+
+/// A connection from another loopback address (e.g. `127.0.0.2`), to tell clients apart by
+/// address.
+///
+/// # Panics
+///
+/// If that address cannot be bound or the server cannot be reached.
+pub async fn connect_from(local: IpAddr, addr: SocketAddr) -> TcpStream {
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(SocketAddr::new(local, 0))
+        .expect("bind the local address");
+    socket.connect(addr).await.expect("connect")
+}
+
+/// Everything the server writes until it closes the connection or is quiet for `quiet`.
+///
+/// # Panics
+///
+/// If the socket fails with anything but a reset.
+pub async fn read_until_quiet(socket: &mut TcpStream, quiet: Duration) -> Vec<u8> {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match timeout(quiet, socket.read(&mut buf)).await {
+            Err(_) | Ok(Ok(0)) => return raw,
+            Ok(Ok(n)) => raw.extend_from_slice(&buf[..n]),
+            Ok(Err(err)) if err.kind() == std::io::ErrorKind::ConnectionReset => return raw,
+            Ok(Err(err)) => panic!("read failed: {err}"),
+        }
+    }
+}
+
+/// Whether the server closes the connection (end of stream or reset) within `wait`, reading
+/// and discarding whatever it writes meanwhile.
+pub async fn closed_within(socket: &mut TcpStream, wait: Duration) -> bool {
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match tokio::time::timeout_at(deadline, socket.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+/// The status codes of the HTTP/1.1 response heads in `raw`, in order (interim ones too).
+#[must_use]
+pub fn status_lines(raw: &[u8]) -> Vec<u16> {
+    let text = String::from_utf8_lossy(raw);
+    text.match_indices("HTTP/1.1 ")
+        .filter(|(at, _)| *at == 0 || text[..*at].ends_with('\n'))
+        .filter_map(|(at, _)| text[at + 9..].get(..3)?.parse().ok())
+        .collect()
 }

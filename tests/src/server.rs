@@ -1,10 +1,12 @@
 //! Serving an app on a free loopback port for the length of a test.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::Router;
 use realtime::Realtime;
 use tokio::net::TcpListener;
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// A server on `127.0.0.1:<free port>`, stopped when dropped.
@@ -12,6 +14,7 @@ pub struct TestServer {
     /// Where it listens.
     pub addr: SocketAddr,
     task: JoinHandle<()>,
+    stop: Option<oneshot::Sender<()>>,
 }
 
 impl TestServer {
@@ -26,11 +29,27 @@ impl TestServer {
             .await
             .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local address");
-        let serve = rt.serve(listener, app);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let serve = rt.serve(listener, app).with_graceful_shutdown(async move {
+            let _ = stopped.await;
+        });
         let task = tokio::spawn(async move {
             serve.await.expect("server failed");
         });
-        Self { addr, task }
+        Self {
+            addr,
+            task,
+            stop: Some(stop),
+        }
+    }
+
+    /// Starts a graceful shutdown and waits up to `bound` for the server to stop; whether it
+    /// did.
+    pub async fn shut_down_within(mut self, bound: Duration) -> bool {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        tokio::time::timeout(bound, &mut self.task).await.is_ok()
     }
 
     /// `http://127.0.0.1:<port>`.
