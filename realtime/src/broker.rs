@@ -283,7 +283,7 @@ impl Shared {
         let client = Client::new(
             remote_ip,
             abort,
-            self.config.queue_capacity,
+            self.config.queue_limits(),
             Arc::downgrade(self),
         );
         if let Some(hook) = &self.hooks.on_connect {

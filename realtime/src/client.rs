@@ -15,7 +15,7 @@ use crate::broker::Shared;
 use crate::client_id::ClientId;
 use crate::error::SendError;
 use crate::frame;
-use crate::outbox::{Outbox, Push};
+use crate::outbox::{self, Outbox, Push};
 use crate::subscription::Subscription;
 
 /// The key under which a client's auth record is stored, as in PocketBase.
@@ -54,7 +54,7 @@ impl Client {
     pub(crate) fn new(
         remote_ip: Option<IpAddr>,
         abort: Option<Abort>,
-        queue_capacity: usize,
+        queue: outbox::Limits,
         broker: Weak<Shared>,
     ) -> Self {
         Self {
@@ -64,7 +64,7 @@ impl Client {
                 connected_at: Instant::now(),
                 store: Mutex::default(),
                 subscriptions: Mutex::default(),
-                outbox: Outbox::new(queue_capacity),
+                outbox: Outbox::new(queue),
                 abort,
                 broker,
             }),
@@ -220,7 +220,11 @@ impl Client {
     /// A client attached to no broker and no stream, for tests and doc examples of filters.
     #[must_use]
     pub fn detached() -> Self {
-        Self::new(None, None, 16, Weak::new())
+        let queue = outbox::Limits {
+            messages: 16,
+            bytes: usize::MAX,
+        };
+        Self::new(None, None, queue, Weak::new())
     }
 
     /// Cuts the connection: for a client so far behind that its socket may no longer be

@@ -6,20 +6,23 @@ use crate::auth::{Authenticator, Guests};
 use crate::broker::Realtime;
 use crate::channel::DuplicateChannel;
 use crate::client::Client;
+use crate::outbox;
 use crate::subscription::Subscription;
 
 pub(crate) type ClientHook = Box<dyn Fn(&Client) + Send + Sync>;
 pub(crate) type SubscribeHook = Box<dyn Fn(&Client, &Subscription) + Send + Sync>;
 
 /// How streams behave. Defaults: a heartbeat every 20 s, no idle or maximum lifetime (the
-/// heartbeat already reveals dead peers), 1024 queued messages per client, frames of busy
-/// topics held up to 40 ms to share writes, and the same-address check of PocketBase ≥ 0.38.2.
+/// heartbeat already reveals dead peers), 1024 queued messages and 1 MiB per client, frames of
+/// busy topics held up to 40 ms to share writes, and the same-address check of PocketBase
+/// ≥ 0.38.2.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     pub(crate) heartbeat: Option<Duration>,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) max_lifetime: Option<Duration>,
     pub(crate) queue_capacity: usize,
+    pub(crate) queue_bytes: usize,
     pub(crate) max_write_delay: Duration,
     pub(crate) check_remote_ip: bool,
     pub(crate) auth_cookie: String,
@@ -73,11 +76,25 @@ impl Default for Config {
             idle_timeout: None,
             max_lifetime: None,
             queue_capacity: 1024,
+            queue_bytes: DEFAULT_QUEUE_BYTES,
             max_write_delay: Duration::from_millis(40),
             check_remote_ip: true,
             auth_cookie: crate::cookie::DEFAULT_COOKIE.to_owned(),
             secure_cookie: false,
             serve: ServeLimits::default(),
+        }
+    }
+}
+
+/// Bytes a client's queue may hold by default: Centrifugo's `client_queue_max_size`.
+const DEFAULT_QUEUE_BYTES: usize = 1 << 20;
+
+impl Config {
+    /// What one client's queue may hold.
+    pub(crate) fn queue_limits(&self) -> outbox::Limits {
+        outbox::Limits {
+            messages: self.queue_capacity,
+            bytes: self.queue_bytes,
         }
     }
 }
@@ -157,6 +174,18 @@ impl Builder {
     /// disconnected rather than allowed to slow anyone else or hold memory without bound.
     pub fn queue_capacity(mut self, messages: usize) -> Self {
         self.config.queue_capacity = messages.max(1);
+        self
+    }
+
+    /// How many bytes of messages may wait for one client (default 1 MiB, as Centrifugo's
+    /// `client_queue_max_size`); a client whose backlog would grow past it is disconnected,
+    /// as one past [`queue_capacity`](Self::queue_capacity). Every queued message counts in
+    /// full, even where one frame is shared by many clients, so the queue holds at most
+    /// `bytes`, or a single message larger than that (which still reaches a reader that keeps
+    /// up): a client's memory is bounded by `bytes` plus one message, besides the write in
+    /// progress and the socket's own buffers. `usize::MAX` leaves only the message count.
+    pub fn queue_bytes(mut self, bytes: usize) -> Self {
+        self.config.queue_bytes = bytes;
         self
     }
 
@@ -289,5 +318,22 @@ impl Builder {
     pub fn try_build(self) -> Result<Realtime, DuplicateChannel> {
         crate::channel::check_unique(crate::channel::channels())?;
         Ok(Realtime::from_builder(self))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_queue_is_bounded_in_messages_and_bytes() {
+        let default = Builder::default().config.queue_limits();
+        assert_eq!((default.messages, default.bytes), (1024, 1 << 20));
+        let set = Builder::default()
+            .queue_capacity(8)
+            .queue_bytes(4096)
+            .config
+            .queue_limits();
+        assert_eq!((set.messages, set.bytes), (8, 4096));
     }
 }

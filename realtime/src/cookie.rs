@@ -13,7 +13,7 @@ pub const DEFAULT_COOKIE: &str = "realtime_auth";
 
 /// The value of cookie `name` in a request, if the request is same-origin.
 pub(crate) fn token<'a>(headers: &'a HeaderMap, method: &Method, name: &str) -> Option<&'a str> {
-    if !same_origin(headers, method) {
+    if !is_same_origin(headers, method) {
         return None;
     }
     headers
@@ -27,10 +27,25 @@ pub(crate) fn token<'a>(headers: &'a HeaderMap, method: &Method, name: &str) -> 
         .filter(|value| !value.is_empty())
 }
 
-/// Whether the browser says the request comes from this site's own pages: `Sec-Fetch-Site`
-/// when it sends one, else an `Origin` naming this host, else (old browsers, no `Origin`) only a
-/// safe method.
-fn same_origin(headers: &HeaderMap, method: &Method) -> bool {
+/// Whether the browser says a request comes from this site's own pages: `Sec-Fetch-Site` when
+/// it sends one, else an `Origin` naming this host, else (old browsers, no `Origin`) only a
+/// safe method. The auth cookie is honoured under this check only.
+///
+/// Routes that set or clear the cookie (a login, a logout) should refuse requests that fail
+/// it, or another site's form can log its visitors in as the attacker (login CSRF):
+///
+/// ```
+/// use http::{HeaderMap, Method};
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("host", "chat.example".parse().unwrap());
+/// headers.insert("origin", "https://chat.example".parse().unwrap());
+/// assert!(realtime::is_same_origin(&headers, &Method::POST));
+/// headers.insert("origin", "https://evil.example".parse().unwrap());
+/// assert!(!realtime::is_same_origin(&headers, &Method::POST));
+/// ```
+#[must_use]
+pub fn is_same_origin(headers: &HeaderMap, method: &Method) -> bool {
     if let Some(site) = headers.get("sec-fetch-site") {
         return matches!(site.as_bytes(), b"same-origin" | b"none");
     }

@@ -43,7 +43,7 @@ pub use channel::{Channel, ChannelInfo, ChannelKind, DuplicateChannel, HtmlChann
 pub use client::{AUTH_KEY, Client};
 pub use client_id::ClientId;
 pub use config::Builder;
-pub use cookie::DEFAULT_COOKIE;
+pub use cookie::{DEFAULT_COOKIE, is_same_origin};
 pub use endpoint::{HTMX_EXTENSION_PATH, PATH};
 pub use error::{Delivery, SendError};
 pub use extract::NotMounted;

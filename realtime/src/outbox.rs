@@ -1,7 +1,9 @@
 //! A client's bounded queue of outgoing frames.
 //!
-//! Senders never wait: a frame is queued or refused at once. The stream takes several queued
-//! frames at a time and writes them together, so a burst costs one write, not one per frame.
+//! Senders never wait: a frame is queued or refused at once. The queue is bounded twice, in
+//! messages and in bytes: a reader that stops reading is cut once either is exceeded, so large
+//! messages cannot hold more memory than small ones. The stream takes several queued frames at
+//! a time and writes them together, so a burst costs one write, not one per frame.
 //! A frame of a busy topic may come with a hold: the stream leaves it queued until then (for
 //! the next frames to join it), unless the queue already fills a write.
 
@@ -20,21 +22,36 @@ pub(crate) const MAX_BATCH: usize = 16;
 pub(crate) enum Push {
     /// Queued for the stream.
     Queued,
-    /// The queue was full: the outbox is now closed and its frames dropped, because a client
-    /// that falls this far behind would otherwise hold memory without bound.
+    /// The queue was full (in messages or bytes): the outbox is now closed and its frames
+    /// dropped, because a client that falls this far behind would otherwise hold memory
+    /// without bound.
     Overflowed,
     /// The outbox was already closed.
     Closed,
 }
 
+/// How much one client's queue may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Limits {
+    /// The most frames queued.
+    pub(crate) messages: usize,
+    /// The most bytes queued (the sum of the frames' lengths), except that a frame pushed
+    /// onto an empty queue is always taken: a message larger than this still reaches a reader
+    /// that keeps up, and the queue holds at most this, or that one frame.
+    pub(crate) bytes: usize,
+}
+
 pub(crate) struct Outbox {
-    capacity: usize,
+    limits: Limits,
     state: Mutex<State>,
 }
 
 #[derive(Default)]
 struct State {
     frames: VecDeque<Bytes>,
+    /// The sum of the queued frames' lengths. A frame shared with other clients (or other
+    /// keys) counts in full in each queue, so the bound holds however frames are shared.
+    bytes: usize,
     /// Until when the queued frames may wait: the earliest hold among them, `None` once one
     /// came without.
     hold: Option<Instant>,
@@ -56,9 +73,12 @@ pub(crate) enum Drain {
 }
 
 impl Outbox {
-    pub(crate) fn new(capacity: usize) -> Self {
+    pub(crate) fn new(limits: Limits) -> Self {
         Self {
-            capacity: capacity.max(1),
+            limits: Limits {
+                messages: limits.messages.max(1),
+                ..limits
+            },
             state: Mutex::default(),
         }
     }
@@ -73,12 +93,14 @@ impl Outbox {
         if state.closed {
             return Push::Closed;
         }
-        if state.frames.len() >= self.capacity {
+        let was_empty = state.frames.is_empty();
+        let bytes = state.bytes.saturating_add(frame.len());
+        if state.frames.len() >= self.limits.messages || (bytes > self.limits.bytes && !was_empty) {
             state.closed = true;
             state.frames = VecDeque::new();
+            state.bytes = 0;
             return Self::wake(state, Push::Overflowed);
         }
-        let was_empty = state.frames.is_empty();
         let due = if was_empty {
             hold
         } else {
@@ -88,6 +110,7 @@ impl Outbox {
         // not for a frame that joins a held queue without bringing its deadline closer.
         let wake = was_empty || due != state.hold || state.frames.len() + 1 >= MAX_BATCH;
         state.hold = due;
+        state.bytes = bytes;
         state.frames.push_back(frame);
         if wake {
             Self::wake(state, Push::Queued)
@@ -146,9 +169,12 @@ impl Outbox {
             return Drain::Held(hold);
         }
         let n = out.len().min(state.frames.len());
+        let mut taken = 0;
         for (slot, frame) in out.iter_mut().zip(state.frames.drain(..n)) {
+            taken += frame.len();
             *slot = frame;
         }
+        state.bytes -= taken;
         // What is left (more than one write holds) goes out next, without waiting.
         state.hold = None;
         Drain::Frames(n)
@@ -189,13 +215,21 @@ mod tests {
         frames.iter().copied().map(Bytes::from_static).collect()
     }
 
+    /// An outbox bounded in messages only.
+    fn bounded(messages: usize) -> Outbox {
+        Outbox::new(Limits {
+            messages,
+            bytes: usize::MAX,
+        })
+    }
+
     fn push(outbox: &Outbox, frame: &'static [u8]) -> Push {
         outbox.push(Bytes::from_static(frame), None)
     }
 
     #[test]
     fn drains_queued_frames_oldest_first_as_many_as_fit() {
-        let outbox = Outbox::new(8);
+        let outbox = bounded(8);
         assert_eq!(drain(&outbox), Err(Drain::Empty));
         for frame in [&b"a"[..], b"b", b"c"] {
             assert_eq!(push(&outbox, frame), Push::Queued);
@@ -211,7 +245,7 @@ mod tests {
 
     #[test]
     fn held_frames_wait_for_their_deadline_or_a_full_write() {
-        let outbox = Outbox::new(8);
+        let outbox = bounded(8);
         let now = Instant::now();
         let later = now + Duration::from_mins(1);
         outbox.push(Bytes::from_static(b"a"), Some(later));
@@ -237,7 +271,7 @@ mod tests {
 
     #[test]
     fn held_frames_go_at_once_when_closed_or_when_holds_are_ignored() {
-        let outbox = Outbox::new(8);
+        let outbox = bounded(8);
         let later = Instant::now() + Duration::from_mins(1);
         outbox.push(Bytes::from_static(b"a"), Some(later));
         assert_eq!(drain_at(&outbox, None), Ok(frames(&[b"a"])));
@@ -258,7 +292,7 @@ mod tests {
         let count = Arc::new(Count(AtomicUsize::new(0)));
         let waker = Waker::from(Arc::clone(&count));
         let woken = || count.0.load(Ordering::Relaxed);
-        let outbox = Outbox::new(64);
+        let outbox = bounded(64);
         let now = Instant::now();
         let hold = |secs| Some(now + Duration::from_secs(secs));
         let mut out: [Bytes; MAX_BATCH] = Default::default();
@@ -283,7 +317,7 @@ mod tests {
 
     #[test]
     fn overflow_closes_and_drops_the_backlog() {
-        let outbox = Outbox::new(2);
+        let outbox = bounded(2);
         push(&outbox, b"a");
         push(&outbox, b"b");
         assert_eq!(push(&outbox, b"c"), Push::Overflowed);
@@ -292,8 +326,61 @@ mod tests {
     }
 
     #[test]
+    fn a_backlog_over_the_byte_budget_closes_and_drops_it() {
+        let outbox = Outbox::new(Limits {
+            messages: 8,
+            bytes: 10,
+        });
+        assert_eq!(push(&outbox, b"aaaa"), Push::Queued);
+        assert_eq!(push(&outbox, b"bbbbbb"), Push::Queued, "exactly the budget");
+        assert_eq!(push(&outbox, b"c"), Push::Overflowed);
+        assert_eq!(push(&outbox, b"d"), Push::Closed);
+        assert_eq!(drain(&outbox), Err(Drain::Ended));
+    }
+
+    #[test]
+    fn drained_frames_give_their_bytes_back() {
+        let outbox = Outbox::new(Limits {
+            messages: 8,
+            bytes: 10,
+        });
+        for _ in 0..5 {
+            assert_eq!(push(&outbox, b"aaaa"), Push::Queued);
+            assert_eq!(push(&outbox, b"bbbb"), Push::Queued);
+            assert_eq!(drain(&outbox), Ok(frames(&[b"aaaa", b"bbbb"])));
+        }
+        // Partly drained: what is left still counts.
+        for frame in [&b"aaaa"[..], b"bbbb", b"cc"] {
+            assert_eq!(push(&outbox, frame), Push::Queued);
+        }
+        let mut out: [Bytes; 2] = Default::default();
+        let cx = &mut Context::from_waker(Waker::noop());
+        assert_eq!(outbox.poll_drain(cx, &mut out, || None), Drain::Frames(2));
+        assert_eq!(push(&outbox, b"dddddddd"), Push::Queued, "2 + 8 bytes");
+        assert_eq!(push(&outbox, b"e"), Push::Overflowed, "2 + 8 + 1 bytes");
+    }
+
+    #[test]
+    fn a_frame_larger_than_the_budget_still_goes_to_a_reader_that_keeps_up() {
+        let outbox = Outbox::new(Limits {
+            messages: 8,
+            bytes: 4,
+        });
+        for _ in 0..3 {
+            assert_eq!(push(&outbox, b"larger than four"), Push::Queued);
+            assert_eq!(drain(&outbox), Ok(frames(&[b"larger than four"])));
+        }
+        assert_eq!(push(&outbox, b"larger than four"), Push::Queued);
+        assert_eq!(
+            push(&outbox, b"a"),
+            Push::Overflowed,
+            "no backlog behind it"
+        );
+    }
+
+    #[test]
     fn close_still_delivers_what_is_queued() {
-        let outbox = Outbox::new(2);
+        let outbox = bounded(2);
         push(&outbox, b"a");
         outbox.close();
         assert_eq!(drain(&outbox), Ok(frames(&[b"a"])));

@@ -288,6 +288,7 @@ fn patient(direct: bool) -> realtime::Builder {
     Realtime::builder()
         .direct_streams(direct)
         .queue_capacity(1_000_000)
+        .queue_bytes(usize::MAX)
 }
 
 /// A write that makes no progress for the write timeout cuts the client, on both stream paths,

@@ -256,3 +256,71 @@ async fn churning_clients_lose_nothing_while_connected() {
     .await;
     assert!(rt.subscribers("storm").is_empty());
 }
+
+/// Clients that subscribe with keys of their own (so each gets its own copy of every frame)
+/// and stop reading are cut once their backlog passes the byte budget (1 MiB by default), long
+/// before the message count (1024 by default) would cut them; a client that reads keeps
+/// receiving every message meanwhile, and nothing of the others is left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_readers_of_large_messages_are_cut_by_the_byte_budget() {
+    const STALLED: usize = 20;
+    // The kernel takes the first messages: the server's send buffer grows up to
+    // `net.ipv4.tcp_wmem`'s maximum (4 MiB by default), the stalled clients' receive buffers
+    // are kept small. Then 1 MiB queues: 16 KB messages cut them within about 320 sends, where
+    // the message count alone would take over 1024. A ceiling that bounds the test, not a
+    // timing: sends that never cut anyone end here.
+    const MAX_SENDS: usize = 600;
+    // Default queue bounds; no holding, or the reader's reads would pace the sends at 40 ms.
+    let rt = Realtime::builder().max_write_delay(Duration::ZERO).build();
+    let server = serve(&rt).await;
+    let key = |name: &str| format!("chat?options=%7B%22query%22%3A%7B%22n%22%3A%22{name}%22%7D%7D");
+    let subscribe = |id: String, key: String| async move {
+        let body = format!(r#"{{"clientId":"{id}","subscriptions":["{key}"]}}"#);
+        assert_eq!(post_realtime(server.addr, &body, None).await.status, 204);
+    };
+    let mut stalled = Vec::new();
+    for n in 0..STALLED {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let socket = socket.connect(server.addr).await.unwrap();
+        let mut stream = SseStream::open_on(socket, server.addr, &[]).await;
+        subscribe(stream.client_id().await, key(&n.to_string())).await;
+        stalled.push(stream); // and never read again
+    }
+    let mut reader = SseStream::open(server.addr, &[]).await;
+    let reader_key = key("reader");
+    subscribe(reader.client_id().await, reader_key.clone()).await;
+
+    let filler = "x".repeat(16 * 1024);
+    let mut dropped = 0;
+    let mut sends = 0;
+    while dropped < STALLED && sends < MAX_SENDS {
+        sends += 1;
+        let delivery = rt
+            .send_to("chat", &format!("{sends:04}{filler}"), realtime::everyone)
+            .unwrap();
+        dropped += delivery.dropped;
+        let event = reader.next_event(READ_TIMEOUT).await;
+        let event = event.expect("the reader gets every message");
+        let head = format!("\nevent:{reader_key}\ndata:\"{sends:04}x");
+        assert!(event.contains(&head), "not message {sends}: {event:.200}");
+    }
+    assert_eq!(
+        dropped, STALLED,
+        "every stalled reader cut within {sends} sends"
+    );
+    assert_eq!(rt.client_count(), 1, "only the reader is left");
+    let delivery = rt.send_to("chat", &"after", realtime::everyone).unwrap();
+    assert_eq!((delivery.reached, delivery.dropped), (1, 0));
+    let event = reader.next_event(READ_TIMEOUT).await.unwrap();
+    assert!(event.ends_with("data:\"after\"\n\n"), "{event}");
+    // Without a byte read from them, the stalled connections are aborted.
+    eventually("the stalled streams are gone", || rt.open_streams() == 1).await;
+    drop(reader);
+    eventually("the registry is empty", || {
+        rt.client_count() == 0 && rt.open_streams() == 0
+    })
+    .await;
+    assert!(rt.subscribers("chat").is_empty());
+    drop(stalled);
+}

@@ -8,7 +8,10 @@
 //! - `GET /api/count`: how many messages are stored; the page re-fetches it on every `chat`
 //!   event (`hx-trigger="sse:chat"`).
 //! - `POST /login`, `POST /logout`: a name is enough; the login sets the auth cookie the HTMX
-//!   extension's subscription carries, and answers `{"token": …, "record": …}`.
+//!   extension's subscription carries, and answers `{"token": …, "record": …}`. Both refuse
+//!   (403) a request that is not same-origin by the check the cookie is honoured under
+//!   ([`realtime::is_same_origin`]): another site cannot log its visitors in or out. A client
+//!   that is not a browser sends an `Origin` naming the server.
 
 mod routes;
 pub mod secret;

@@ -2,7 +2,7 @@
 
 use axum::extract::{FromRequest, Request, State};
 use axum::http::header::{CONTENT_TYPE, SET_COOKIE};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::{Form, Json};
 use realtime::{AuthRecord, RequestAuth, Template, realtime_page};
@@ -24,6 +24,21 @@ pub(crate) struct Problem(StatusCode, String);
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         (self.0, self.1).into_response()
+    }
+}
+
+/// Refuses a request another site may have sent: the check the auth cookie is honoured
+/// under, which is what keeps `/api/chat` from acting for a user on another site's behalf.
+/// Without it, another site's form could log its visitors in as the attacker (they would chat
+/// under the attacker's name, their notices going to the attacker's tabs), or log them out.
+fn same_origin_only(headers: &HeaderMap, method: &Method) -> Result<(), Problem> {
+    if realtime::is_same_origin(headers, method) {
+        Ok(())
+    } else {
+        Err(Problem(
+            StatusCode::FORBIDDEN,
+            "this request must come from the chat's own page".into(),
+        ))
     }
 }
 
@@ -120,11 +135,13 @@ pub(crate) struct LoginForm {
     username: String,
 }
 
-/// `POST /login` with a form (the page) or JSON (an API client).
+/// `POST /login` with a form (the page) or JSON (an API client), from the chat's own page
+/// (see [`same_origin_only`]).
 pub(crate) async fn login(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Response, Problem> {
+    same_origin_only(request.headers(), request.method())?;
     let is_json = request
         .headers()
         .get(CONTENT_TYPE)
@@ -165,9 +182,14 @@ pub(crate) async fn login(
     Ok((headers, Json(json!({ "token": token, "record": record }))).into_response())
 }
 
-pub(crate) async fn logout(State(state): State<AppState>) -> impl IntoResponse {
-    (
+pub(crate) async fn logout(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, Problem> {
+    same_origin_only(&headers, &method)?;
+    Ok((
         [(SET_COOKIE, state.rt.clear_auth_cookie())],
         StatusCode::NO_CONTENT,
-    )
+    ))
 }

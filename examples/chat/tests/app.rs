@@ -18,13 +18,22 @@ async fn start() -> (TestServer, AppState) {
     )
 }
 
+/// A form POST to `path` with extra header lines (each `\r\nName: value`).
+async fn post_form(server: &TestServer, path: &str, headers: &str, form: &str) -> Response {
+    let head =
+        format!("POST {path} HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded{headers}");
+    request(server.addr, &head, form.as_bytes()).await
+}
+
+/// The `Origin` line of the page's own requests.
+fn own_origin(server: &TestServer) -> String {
+    format!("\r\nOrigin: http://{}", server.addr)
+}
+
+/// Logs in from the page.
 async fn login(server: &TestServer, name: &str) -> (Response, String) {
-    let response = request(
-        server.addr,
-        "POST /login HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded",
-        format!("username={name}").as_bytes(),
-    )
-    .await;
+    let form = format!("username={name}");
+    let response = post_form(server, "/login", &own_origin(server), &form).await;
     let cookie = response
         .header("set-cookie")
         .map(|value| value.split(';').next().unwrap().to_owned())
@@ -85,6 +94,49 @@ async fn login_sets_an_http_only_cookie_and_answers_token_and_record() {
 
     let (response, _) = login(&server, "no%20spaces").await;
     assert_eq!(response.status, 422);
+}
+
+#[tokio::test]
+async fn login_and_logout_refuse_other_sites_and_set_no_cookie() {
+    let (server, _) = start().await;
+    let cross_site = [
+        // Another site's form, as browsers send it.
+        "\r\nOrigin: http://evil.test\r\nSec-Fetch-Site: cross-site".to_owned(),
+        "\r\nOrigin: http://evil.test".to_owned(),
+        format!("{}\r\nSec-Fetch-Site: cross-site", own_origin(&server)),
+        // No `Origin` at all (old browsers): not known to be the page's own.
+        String::new(),
+    ];
+    for headers in &cross_site {
+        for (path, form) in [("/login", "username=mallory"), ("/logout", "")] {
+            let response = post_form(&server, path, headers, form).await;
+            assert_eq!(response.status, 403, "{path} with {headers:?}");
+            assert_eq!(
+                response.header("set-cookie"),
+                None,
+                "{path} with {headers:?}"
+            );
+        }
+    }
+    // The page's own requests still work, whichever header the browser sends.
+    let same_site = [
+        own_origin(&server),
+        "\r\nSec-Fetch-Site: same-origin".to_owned(),
+    ];
+    for headers in &same_site {
+        let response = post_form(&server, "/login", headers, "username=ann").await;
+        assert_eq!(response.status, 200, "{headers:?}: {}", response.text());
+        assert!(
+            response
+                .header("set-cookie")
+                .unwrap()
+                .starts_with("realtime_auth=ey")
+        );
+        let response = post_form(&server, "/logout", headers, "").await;
+        assert_eq!(response.status, 204, "{headers:?}: {}", response.text());
+        let cleared = response.header("set-cookie").unwrap();
+        assert!(cleared.starts_with("realtime_auth=; ") && cleared.contains("Max-Age=0"));
+    }
 }
 
 #[tokio::test]
