@@ -10,8 +10,9 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, EXPECT, UPGRADE};
 use http::{HeaderValue, StatusCode};
+use http_body::Body as _;
 
 use crate::api_error::ApiError;
 use crate::broker::Realtime;
@@ -103,6 +104,9 @@ const STREAM_HEADERS: [(http::HeaderName, &str); 3] = [
 ];
 
 fn open_stream(rt: &Realtime, request: &Request) -> Response {
+    if !is_bare(request) {
+        return ApiError::bad_request().into_response();
+    }
     let shared = rt.shared_arc();
     let abort = request
         .extensions()
@@ -125,6 +129,16 @@ fn open_stream(rt: &Realtime, request: &Request) -> Response {
         headers.insert(name, HeaderValue::from_static(value));
     }
     response
+}
+
+/// Whether a stream request carries nothing but its head, as every `EventSource` sends it. A
+/// body (unread, it would keep hyper from noticing the client leave), `Expect` or `Upgrade`
+/// is refused.
+fn is_bare(request: &Request) -> bool {
+    let headers = request.headers();
+    request.body().is_end_stream()
+        && !headers.contains_key(EXPECT)
+        && !headers.contains_key(UPGRADE)
 }
 
 async fn subscribe(rt: &Realtime, request: Request) -> Response {

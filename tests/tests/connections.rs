@@ -117,10 +117,10 @@ async fn one_address_cannot_hold_more_than_its_share_of_connections() {
 #[tokio::test]
 async fn the_server_keeps_to_its_connection_limit() {
     let rt = Realtime::builder().max_connections(5).build();
-    let server = serve(&rt).await;
+    let limited = serve(&rt).await;
     let mut sockets = Vec::new();
     for _ in 0..8 {
-        sockets.push(TcpStream::connect(server.addr).await.unwrap());
+        sockets.push(TcpStream::connect(limited.addr).await.unwrap());
     }
     assert_eq!(held_open(&mut sockets).await, 5);
     drop(sockets);
@@ -129,7 +129,7 @@ async fn the_server_keeps_to_its_connection_limit() {
     let mut served = None;
     for _ in 0..50 {
         let response = tokio::time::timeout(READ_TIMEOUT, async {
-            let mut socket = TcpStream::connect(server.addr).await.unwrap();
+            let mut socket = TcpStream::connect(limited.addr).await.unwrap();
             socket
                 .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
                 .await
@@ -316,7 +316,7 @@ async fn shutdown_does_not_wait_for_stalled_streams_or_half_sent_heads() {
     for direct in [true, false] {
         let rt = patient(direct)
             .write_timeout(None)
-            .request_head_timeout(Duration::from_secs(600))
+            .request_head_timeout(Duration::from_mins(10))
             .shutdown_timeout(Duration::from_secs(1))
             .build();
         let server = serve(&rt).await;

@@ -24,8 +24,9 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING, UPGRADE};
+use http::header::{CONNECTION, EXPECT, UPGRADE};
 use http::{HeaderValue, Method, Request, Response, StatusCode, Version};
+use http_body::Body as _;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::io::AsyncWriteExt;
@@ -132,13 +133,13 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
 }
 
 /// Whether the request ends where hyper parsed it, with nothing hyper must still answer.
-fn may_take_over<B>(request: &Request<B>) -> bool {
+fn may_take_over(request: &Request<Body>) -> bool {
     let headers = request.headers();
     request.method() == Method::GET
         && request.version() == Version::HTTP_11
-        && [CONTENT_LENGTH, TRANSFER_ENCODING, EXPECT, UPGRADE]
-            .iter()
-            .all(|name| !headers.contains_key(name))
+        && request.body().is_end_stream()
+        && !headers.contains_key(EXPECT)
+        && !headers.contains_key(UPGRADE)
 }
 
 /// What hyper is given for a stream taken over: it ends the connection for hyper, and is
