@@ -6,7 +6,7 @@ use http::header::CONTENT_TYPE;
 use serde_json::{Map, Value, json};
 
 /// A PocketBase API error: `{"data":{...},"message":"...","status":N}`.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub(crate) struct ApiError {
     status: StatusCode,
     message: &'static str,
@@ -18,6 +18,11 @@ const GENERIC: &str = "Something went wrong while processing your request.";
 impl ApiError {
     pub(crate) fn bad_request() -> Self {
         Self::new(StatusCode::BAD_REQUEST, GENERIC)
+    }
+
+    /// A body over the size limit, answered as PocketBase's body limit answers it.
+    pub(crate) fn too_large() -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "Request entity too large.")
     }
 
     pub(crate) fn validation(data: Map<String, Value>) -> Self {

@@ -152,9 +152,7 @@ async fn subscribe(rt: &Realtime, request: Request) -> Response {
 async fn try_subscribe(rt: &Realtime, request: Request) -> Result<(), ApiError> {
     let remote = remote_addr(&request);
     let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, SubscribeRequest::MAX_BODY)
-        .await
-        .map_err(|_| ApiError::bad_request())?;
+    let body = SubscribeRequest::read_body(body).await?;
     let form = SubscribeRequest::parse(&parts.headers, &body)?;
     form.validate()?;
 
