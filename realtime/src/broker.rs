@@ -203,8 +203,9 @@ impl Realtime {
             .unwrap_or_default()
     }
 
-    /// Waits for `signal`, then ends every stream: pass it to axum's
-    /// `with_graceful_shutdown`, which otherwise waits for streams that never end.
+    /// Waits for `signal`, then ends every stream: for servers other than
+    /// [`Realtime::serve`] (which ends them itself), such as `axum::serve`, whose
+    /// `with_graceful_shutdown` otherwise waits for streams that never end.
     pub fn shutdown_after(
         &self,
         signal: impl Future<Output = ()> + Send + 'static,

@@ -31,9 +31,9 @@ async fn run() -> Result<(), String> {
         options.addr,
         options.data_dir.display()
     );
-    // Open streams would keep the server from stopping: `shutdown_after` ends them.
+    // On the signal, open streams end after what they have queued, and the server stops.
     rt.serve(listener, app(state))
-        .with_graceful_shutdown(rt.shutdown_after(example_support::shutdown::signal()))
+        .with_graceful_shutdown(example_support::shutdown::signal())
         .await
         .map_err(|err| err.to_string())
 }

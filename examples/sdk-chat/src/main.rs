@@ -34,10 +34,9 @@ async fn run() -> Result<(), String> {
             .display()
     );
     // `rt.serve` hands the endpoint each connection's peer (for PocketBase's
-    // same-address check); open streams would keep the server from stopping, so
-    // `shutdown_after` ends them all (`disconnect_all`) once the signal comes.
+    // same-address check); on the signal, open streams end and the server stops.
     rt.serve(listener, app(&rt, db))
-        .with_graceful_shutdown(rt.shutdown_after(example_support::shutdown::signal()))
+        .with_graceful_shutdown(example_support::shutdown::signal())
         .await
         .map_err(|err| err.to_string())?;
     println!("sdk-chat stopped");
