@@ -43,19 +43,21 @@ async fn the_server_serves_again_once_descriptors_are_freed() {
         .max_connections_per_ip(100_000)
         .build();
     let app = Router::new().route("/", get(|| async { "up" }));
-    let server = TestServer::start(&rt, rt.mount(app)).await;
-    assert_eq!(try_request(server.addr).await, Some(vec![200]));
+    let app_server = TestServer::start(&rt, rt.mount(app)).await;
+    assert_eq!(try_request(app_server.addr).await, Some(vec![200]));
 
     // Client sockets and the server's accepted ones share the limit: open until it is hit.
     let mut sockets = Vec::new();
     while sockets.len() < 2 * usize::try_from(LIMIT).unwrap() {
-        match tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(server.addr)).await {
+        match tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(app_server.addr))
+            .await
+        {
             Ok(Ok(socket)) => sockets.push(socket),
             _ => break,
         }
     }
     assert!(
-        try_request(server.addr).await.is_none(),
+        try_request(app_server.addr).await.is_none(),
         "the limit was reached ({} sockets)",
         sockets.len()
     );
@@ -63,7 +65,7 @@ async fn the_server_serves_again_once_descriptors_are_freed() {
     drop(sockets);
     let mut served = None;
     for _ in 0..50 {
-        served = try_request(server.addr).await;
+        served = try_request(app_server.addr).await;
         if served.is_some() {
             break;
         }
