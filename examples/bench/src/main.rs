@@ -112,8 +112,12 @@ fn main() {
 }
 
 async fn serve(options: &Options) -> Result<(), String> {
+    // Every load-generator client comes from 127.0.0.1, and a burst queues far more than a
+    // public server's per-client budget: lift both limits, as PocketBase has neither.
     let rt = Realtime::builder()
         .queue_capacity(options.queue_capacity)
+        .queue_bytes(usize::MAX)
+        .max_connections_per_ip(usize::MAX)
         .build();
     let app = rt.mount(
         Router::new()
