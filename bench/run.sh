@@ -7,7 +7,8 @@
 # table with both side by side. See bench/README.md.
 #
 # Environment: OURS_PORT (default 18091), PB_PORT (18092), LOADGEN_THREADS (1), BENCH_REPEAT (1:
-# runs per scenario and server; the table shows the run of median throughput), BENCH_OUT (the
+# runs per scenario and server; the table shows the run of median throughput, or of median send
+# time for the keys scenario), BENCH_OUT (the
 # directory for results, default target/bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -143,6 +144,7 @@ rounds() {
 
 if [ "$MODE" = quick ]; then
   run "burst N=100 M=100" --connections 100 --messages 100
+  run "keys N=4 K=100" --connections 4 --keys 100
   rounds "rounds N=100 M=20" 2 --connections 100 --messages 20
 else
   run "burst N=1000 M=1000" --connections 1000 --messages 1000
@@ -150,6 +152,7 @@ else
   run "burst N=5000 M=200" --connections 5000 --messages 200
   run "rate 20k/s N=1000 (20 sends/s, 10 s)" --connections 1000 --rate 20000 --duration 10
   run "hold N=$HOLD_N M=10" --connections "$HOLD_N" --messages 10 --hold 5 --connect-concurrency 512
+  run "keys N=16 K=1000" --connections 16 --keys 1000
   rounds "rounds N=5000 M=100" 3 --connections 5000 --messages 100
 fi
 

@@ -1,6 +1,6 @@
 //! The broker: the registry of connected clients, the topic index, and fan-out.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -19,8 +19,12 @@ use crate::cookie;
 use crate::error::{Delivery, SendError};
 use crate::filter;
 use crate::frame;
-use crate::pace::Pace;
+use crate::outbox::Push;
 use crate::subscription::Subscription;
+
+mod index;
+
+use index::{Grouped, Keys, Topic, Topics};
 
 const SHARDS: usize = 16;
 
@@ -41,7 +45,8 @@ pub(crate) struct Shared {
     /// Clients by id, in shards so that connects and disconnects of unrelated clients do not
     /// queue on one lock.
     registry: Box<[Mutex<HashMap<ClientId, Client>>]>,
-    /// Subscribers by topic, so a send costs time in proportion to that topic's subscribers.
+    /// Subscribers by topic. Subscribes and disconnects lock it for writing: sends hold it
+    /// only to find their recipients and queue the shared plain frame.
     topics: RwLock<Topics>,
     /// Clients whose queue overflowed outside a fan-out, waiting to be unregistered.
     overflowed: Mutex<Vec<Client>>,
@@ -49,21 +54,6 @@ pub(crate) struct Shared {
     sequence: AtomicU64,
     /// Response bodies alive: a stream outlives its registration while its connection drains.
     pub(crate) open_streams: AtomicUsize,
-}
-
-type Topics = HashMap<Arc<str>, Topic>;
-
-/// One topic's subscribers, and how often it is sent to.
-#[derive(Default)]
-struct Topic {
-    subscribers: HashMap<ClientId, Subscriber>,
-    pace: Pace,
-}
-
-/// One client's entry under one topic: the keys it listens to that topic with.
-struct Subscriber {
-    client: Client,
-    keys: Vec<Arc<str>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -134,8 +124,8 @@ impl Realtime {
     ///
     /// The payload is encoded and framed once; every recipient shares those bytes. A client
     /// subscribed under several keys of the topic (`chat` and `chat?options=...`) gets the
-    /// message under each, and counts once. A client whose queue is full is disconnected
-    /// instead of waited for.
+    /// message under each, and counts once; each distinct key is framed once per send, however
+    /// many clients hold it. A client whose queue is full is disconnected instead of waited for.
     ///
     /// The filter runs while the topic index is read-locked: it must not send or subscribe.
     ///
@@ -305,12 +295,16 @@ impl Shared {
         // Closing first means a concurrent subscription change, which checks under the topic
         // lock, cannot put the client back once it is gone.
         client.state().outbox.close();
-        {
+        let old = {
             let mut topics = self.write_topics();
-            for sub in client.replace_subscriptions(Vec::new()) {
-                remove_subscriber(&mut topics, sub.topic(), client.id());
+            let old = client.replace_subscriptions(Vec::new());
+            for sub in &old {
+                index::remove(&mut topics, sub.topic(), client.id());
             }
-        }
+            old
+        };
+        // Freed after the lock: a thousand long keys take a while to drop.
+        drop(old);
         let removed = {
             let mut shard = lock(self.shard(client.id().as_str()));
             match shard.get(client.id()) {
@@ -325,39 +319,37 @@ impl Shared {
         }
     }
 
-    /// Replaces a client's whole subscription set; false if the client is already gone.
-    pub(crate) fn replace_subscriptions(&self, client: &Client, keys: Vec<Subscription>) -> bool {
+    /// Replaces a client's whole subscription set (duplicate keys collapse); false if the
+    /// client is already gone. The topic index is locked only for its update: keys are
+    /// deduplicated and grouped before, and the old ones freed after.
+    pub(crate) fn replace_subscriptions(
+        &self,
+        client: &Client,
+        mut keys: Vec<Subscription>,
+    ) -> bool {
+        index::dedupe(&mut keys);
         if let Some(hook) = &self.hooks.on_subscribe {
             let old = client.subscriptions();
-            for sub in keys
-                .iter()
-                .filter(|sub| !old.iter().any(|k| k == sub.key()))
-            {
+            let old: HashSet<&str> = old.iter().map(String::as_str).collect();
+            for sub in keys.iter().filter(|sub| !old.contains(sub.key())) {
                 hook(client, sub);
             }
         }
-        let mut topics = self.write_topics();
-        if client.is_closed() {
-            return false;
-        }
-        for sub in &client.replace_subscriptions(Vec::new()) {
-            remove_subscriber(&mut topics, sub.topic(), client.id());
-        }
-        for sub in &keys {
-            let subscriber = topics
-                .entry(Arc::from(sub.topic()))
-                .or_default()
-                .subscribers
-                .entry(client.id().clone())
-                .or_insert_with(|| Subscriber {
-                    client: client.clone(),
-                    keys: Vec::new(),
-                });
-            if !subscriber.keys.iter().any(|key| **key == *sub.key()) {
-                subscriber.keys.push(sub.shared_key().clone());
+        let grouped = Grouped::new(&keys);
+        let old = {
+            let mut topics = self.write_topics();
+            if client.is_closed() {
+                return false;
             }
-        }
-        client.replace_subscriptions(keys);
+            let old = client.replace_subscriptions(Vec::new());
+            for sub in &old {
+                index::remove(&mut topics, sub.topic(), client.id());
+            }
+            index::insert(&mut topics, client, &grouped);
+            client.replace_subscriptions(keys);
+            old
+        };
+        drop(old);
         true
     }
 
@@ -366,50 +358,71 @@ impl Shared {
         format!("{}-{seq}", self.epoch)
     }
 
+    /// Queues one send for the subscribers of `topic` that `filter` accepts.
+    ///
+    /// Under the index's read lock, it runs the filter and queues the plain key's frame, one
+    /// for all; clients with keys with options are only noted. Their frames are built after
+    /// the lock is released, once per distinct key per send and found by the key's address, so
+    /// a send to thousands of such keys keeps no subscribe or disconnect waiting. A single
+    /// publisher's sends still arrive in order under every key: each is queued whole before
+    /// `send_to` returns.
     fn fan_out<F>(&self, topic: &str, data: &[u8], filter: F) -> Delivery
     where
         F: Fn(&ClientId, &Client) -> bool,
     {
         let mut delivery = Delivery::default();
         let mut overflowed = Vec::new();
-        {
+        // Clients with keys with options, their keys, and whether the plain frame reached them.
+        let mut keyed: Vec<(Client, Keys, bool)> = Vec::new();
+        let (id, hold) = {
             let topics = self.read_topics();
-            let Some(Topic { subscribers, pace }) = topics.get(topic) else {
+            let Some(Topic {
+                subscribers, pace, ..
+            }) = topics.get(topic)
+            else {
                 return delivery;
             };
             let hold = pace.record(Instant::now(), self.config.max_write_delay);
             let id = self.next_message_id();
             let plain = frame::event(&id, topic, data);
-            // Keys with options need frames of their own; each is built once per send.
-            let mut keyed: Vec<(&str, Bytes)> = Vec::new();
             for (client_id, subscriber) in subscribers {
                 if !filter(client_id, &subscriber.client) {
                     continue;
                 }
                 let mut queued = false;
-                for key in &subscriber.keys {
-                    let frame = if key.len() == topic.len() {
-                        plain.clone()
-                    } else if let Some((_, frame)) = keyed.iter().find(|(k, _)| *k == &**key) {
-                        frame.clone()
-                    } else {
-                        let frame = frame::event(&id, key, data);
-                        keyed.push((key, frame.clone()));
-                        frame
-                    };
-                    match subscriber.client.state().outbox.push(frame, hold) {
-                        crate::outbox::Push::Queued => queued = true,
-                        crate::outbox::Push::Closed => {}
-                        crate::outbox::Push::Overflowed => {
+                if subscriber.plain {
+                    match subscriber.client.state().outbox.push(plain.clone(), hold) {
+                        Push::Queued => queued = true,
+                        Push::Closed => continue,
+                        Push::Overflowed => {
                             overflowed.push(subscriber.client.clone());
-                            break;
+                            continue;
                         }
                     }
                 }
-                if queued {
-                    delivery.reached += 1;
+                match &subscriber.keyed {
+                    Some(keys) => keyed.push((subscriber.client.clone(), Arc::clone(keys), queued)),
+                    None => delivery.reached += usize::from(queued),
                 }
             }
+            (id, hold)
+        };
+        let mut frames: HashMap<usize, Bytes> = HashMap::new();
+        for (client, keys, mut queued) in keyed {
+            for key in keys.iter() {
+                let frame = frames
+                    .entry(index::identity(key))
+                    .or_insert_with(|| frame::event(&id, key, data));
+                match client.state().outbox.push(frame.clone(), hold) {
+                    Push::Queued => queued = true,
+                    Push::Closed => break,
+                    Push::Overflowed => {
+                        overflowed.push(client.clone());
+                        break;
+                    }
+                }
+            }
+            delivery.reached += usize::from(queued);
         }
         delivery.dropped = overflowed.len();
         for client in &overflowed {
@@ -447,15 +460,6 @@ impl Shared {
     fn drop_slow(&self, client: &Client) {
         self.unregister(client);
         client.abort_connection();
-    }
-}
-
-fn remove_subscriber(topics: &mut Topics, topic: &str, id: &ClientId) {
-    if let Some(entry) = topics.get_mut(topic) {
-        entry.subscribers.remove(id);
-        if entry.subscribers.is_empty() {
-            topics.remove(topic);
-        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! The benchmark's shared code: a minimal HTTP/1.1 client over raw loopback sockets, a streaming
 //! Server-Sent Events parser that allocates nothing per event, a latency histogram, readings of
-//! a server's CPU time and memory from `/proc`, the load generator itself and its report.
+//! a server's CPU time and memory from `/proc`, the load generator itself (and its keys scenario)
+//! and its report.
 //!
 //! Two binaries use it: `example-bench` (the bench server, `src/main.rs`) and `loadgen`
 //! (`src/bin/loadgen.rs`). `bench/run.sh` at the top of the repository runs both against
@@ -8,6 +9,7 @@
 
 pub mod histogram;
 pub mod http;
+mod keys;
 pub mod loadgen;
 pub mod procfs;
 pub mod report;

@@ -41,6 +41,14 @@ pub enum Load {
         /// How long to send.
         duration: Duration,
     },
+    /// One message to clients that each hold this many distinct keys with options, with
+    /// another client subscribing while it is sent (`crate::keys`).
+    Keys {
+        /// Keys per client.
+        per_client: usize,
+        /// Bytes per key.
+        key_bytes: usize,
+    },
 }
 
 /// What to run.
@@ -113,6 +121,7 @@ impl Plan {
         let publishers = config.publishers.max(1) as u64;
         let (total, interval_ns) = match config.load {
             Load::Burst { messages } => (messages, None),
+            Load::Keys { .. } => (1, None),
             Load::Rate {
                 deliveries_per_s,
                 duration,
@@ -185,7 +194,7 @@ struct Tally {
 }
 
 /// `"<publisher>:<seq>:<ns>"` (with the JSON quotes).
-fn parse_stamp(data: &[u8]) -> Option<(usize, u64, u64)> {
+pub(crate) fn parse_stamp(data: &[u8]) -> Option<(usize, u64, u64)> {
     let inner = data.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
     let mut parts = inner.split(|&b| b == b':');
     let mut number = || -> Option<u64> {
@@ -392,7 +401,7 @@ struct Published {
     max_lag_ns: u64,
 }
 
-fn reached_of(body: &[u8]) -> Option<u64> {
+pub(crate) fn reached_of(body: &[u8]) -> Option<u64> {
     const KEY: &[u8] = b"\"reached\":";
     let start = body.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
     let digits: &[u8] = &body[start..];
@@ -510,6 +519,13 @@ pub async fn run(config: &Config) -> Result<Report, String> {
     {
         return Err("the topic must be non-empty ASCII letters, digits, `_-./`".into());
     }
+    if let Load::Keys {
+        per_client,
+        key_bytes,
+    } = config.load
+    {
+        return crate::keys::run(config, per_client, key_bytes).await;
+    }
     let plan = Plan::new(config)?;
     let shared = Arc::new(Shared {
         addr: config.addr,
@@ -625,6 +641,7 @@ pub async fn run(config: &Config) -> Result<Report, String> {
     report.mode = match config.load {
         Load::Burst { .. } => "burst".into(),
         Load::Rate { .. } => "rate".into(),
+        Load::Keys { .. } => "keys".into(),
     };
     report.connections = config.connections;
     report.publishers = shared.plan.counts.len();

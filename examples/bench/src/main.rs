@@ -3,8 +3,9 @@
 //!
 //! `POST /bench/send` with `{"topic": "...", "data": "..."}` sends `data` (a string, so the wire
 //! carries it JSON-encoded: `data:"..."`) to every subscriber of `topic` and answers
-//! `{"reached": N}`. `bench/pb_hooks/bench.pb.js` gives PocketBase the same route, so one load
-//! generator measures both.
+//! `{"reached": N}`, the clients reached. `bench/pb_hooks/bench.pb.js` gives PocketBase the
+//! same route, so one load generator measures both; its `"keys": true` (send under every key a
+//! client holds for the topic) is what this server always does, so it ignores the field.
 //!
 //! Flags: `--addr HOST:PORT` (or `REALTIME_ADDR`, default `127.0.0.1:8090`),
 //! `--queue-capacity N` (or `BENCH_QUEUE_CAPACITY`, default 65536: messages a client may have

@@ -77,6 +77,24 @@ pub struct Report {
     pub first_error: Option<String>,
     /// Every client received every message exactly once and in order, and nothing failed.
     pub exactly_once_in_order: bool,
+    /// Keys scenario: the distinct keys each client holds.
+    #[serde(default)]
+    pub keys_per_client: Option<usize>,
+    /// Keys scenario: the length of each key, bytes.
+    #[serde(default)]
+    pub key_bytes: Option<usize>,
+    /// Keys scenario: the send's round trip, milliseconds.
+    #[serde(default)]
+    pub send_ms: Option<f64>,
+    /// Keys scenario: the longest subscribe of another client while the send ran, milliseconds.
+    #[serde(default)]
+    pub subscribe_wait_ms: Option<f64>,
+    /// Keys scenario: how many subscribes that client made while the send ran.
+    #[serde(default)]
+    pub subscribe_probes: Option<u64>,
+    /// Keys scenario: the median of that client's subscribes before the send, milliseconds.
+    #[serde(default)]
+    pub subscribe_idle_ms: Option<f64>,
 }
 
 impl Report {
@@ -142,6 +160,16 @@ impl Report {
                 .map_or("?".into(), |v| v.to_string()),
             opt(self.server_kib_per_idle_conn, 1)
         );
+        if let (Some(keys), Some(send), Some(idle)) =
+            (self.keys_per_client, self.send_ms, self.subscribe_idle_ms)
+        {
+            let _ = writeln!(
+                out,
+                "  keys: {keys} per client; the send took {send:.1} ms; another client's subscribe took {} ms at most while it ran ({} tries), {idle:.2} ms when idle",
+                opt(self.subscribe_wait_ms, 2),
+                self.subscribe_probes.unwrap_or(0)
+            );
+        }
         if let Some(after) = self.server_rss_after_kib {
             let _ = writeln!(out, "  server RSS once every client had left: {after} KiB");
         }
@@ -201,11 +229,37 @@ fn thousands(value: f64) -> String {
     out
 }
 
-/// A markdown table of several runs, in their order: the runs of one scenario against different
-/// servers come out next to each other. Repeated runs of one scenario against one server make
-/// one row, the run of median throughput, marked "median of n".
+/// The markdown tables of several runs: [`throughput_table`] of the delivery scenarios, then
+/// [`keys_table`] of the keys scenarios, if any ran.
 #[must_use]
 pub fn table(reports: &[Report]) -> String {
+    let (keys, throughput): (Vec<Report>, Vec<Report>) = reports
+        .iter()
+        .cloned()
+        .partition(|r| r.keys_per_client.is_some());
+    let mut out = String::new();
+    if !throughput.is_empty() {
+        out.push_str(&throughput_table(&throughput));
+    }
+    if !keys.is_empty() {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(
+            "One send to clients holding many distinct keys each, while another client subscribes again and again:\n\n",
+        );
+        out.push_str(&keys_table(&keys));
+    }
+    out
+}
+
+/// Rows of the runs, in their order: the runs of one scenario against different servers next
+/// to each other. Repeated runs of one scenario against one server make one row, the run that
+/// `rank` puts in the middle, with how many there were.
+fn rows(
+    reports: &[Report],
+    rank: impl Fn(&Report, &Report) -> std::cmp::Ordering,
+) -> Vec<(&Report, usize)> {
     let mut scenarios: Vec<&str> = Vec::new();
     for report in reports {
         if !scenarios.contains(&report.scenario.as_str()) {
@@ -225,20 +279,33 @@ pub fn table(reports: &[Report]) -> String {
                 .iter()
                 .filter(|r| r.scenario == scenario && r.label == label)
                 .collect();
-            runs.sort_by(|a, b| a.deliveries_per_s.total_cmp(&b.deliveries_per_s));
+            runs.sort_by(|a, b| rank(a, b));
             rows.push((runs[runs.len() / 2], runs.len()));
         }
     }
+    rows
+}
+
+fn server_label(r: &Report, runs: usize) -> String {
+    if runs > 1 {
+        format!("{} (median of {runs})", r.label)
+    } else {
+        r.label.clone()
+    }
+}
+
+/// A markdown table of delivery runs; repeated runs make one row, the run of median throughput.
+#[must_use]
+pub fn throughput_table(reports: &[Report]) -> String {
+    let rows = rows(reports, |a, b| {
+        a.deliveries_per_s.total_cmp(&b.deliveries_per_s)
+    });
     let mut out = String::from(
         "| scenario | server | conns | msgs | deliveries/s | p50 µs | p99 µs | max µs | server CPU µs/delivery | server KiB/idle conn | server RSS KiB: before, with clients, after | loadgen CPU s | exactly once, in order |\n\
          | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n",
     );
     for (r, runs) in rows {
-        let label = if runs > 1 {
-            format!("{} (median of {runs})", r.label)
-        } else {
-            r.label.clone()
-        };
+        let label = server_label(r, runs);
         let check = if r.exactly_once_in_order {
             "yes".to_owned()
         } else {
@@ -262,6 +329,45 @@ pub fn table(reports: &[Report]) -> String {
             opt(r.server_kib_per_idle_conn, 1),
             rss_trio(r),
             r.loadgen_cpu_s,
+            check
+        );
+    }
+    out
+}
+
+/// A markdown table of keys runs (one send to clients holding many keys each); repeated runs
+/// make one row, the run of median send time.
+#[must_use]
+pub fn keys_table(reports: &[Report]) -> String {
+    let send = |r: &Report| r.send_ms.unwrap_or(f64::INFINITY);
+    let rows = rows(reports, |a, b| send(a).total_cmp(&send(b)));
+    let mut out = String::from(
+        "| scenario | server | clients × keys (bytes each) | send ms | another client's subscribe during the send: longest ms (tries) | that subscribe idle ms | server CPU s | last delivery ms | exactly once |\n\
+         | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n",
+    );
+    for (r, runs) in rows {
+        let check = if r.exactly_once_in_order {
+            "yes".to_owned()
+        } else {
+            format!(
+                "**no**: lost {}, dup {}, disconnected {}, send errors {}",
+                r.lost, r.duplicated, r.disconnected, r.send_errors
+            )
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} × {} ({}) | {} | {} ({}) | {} | {} | {} | {} |",
+            r.scenario,
+            server_label(r, runs),
+            r.connections,
+            r.keys_per_client.unwrap_or(0),
+            r.key_bytes.unwrap_or(0),
+            opt(r.send_ms, 1),
+            opt(r.subscribe_wait_ms, 2),
+            r.subscribe_probes.unwrap_or(0),
+            opt(r.subscribe_idle_ms, 2),
+            opt(r.server_cpu_s, 2),
+            round(r.duration_s * 1e3),
             check
         );
     }
@@ -303,6 +409,23 @@ mod tests {
         assert!(table.contains("| 3,500, 27,000, 26,500 |"), "{table}");
         assert!(table.contains("| pocketbase |"));
         assert_eq!(thousands(999.0), "999");
+        let mut k = Report::new("realtime", "keys N=16 K=1000");
+        k.keys_per_client = Some(1000);
+        k.key_bytes = Some(2400);
+        k.connections = 16;
+        k.send_ms = Some(41.26);
+        k.subscribe_wait_ms = Some(0.5);
+        k.subscribe_probes = Some(30);
+        let both = super::table(&[a, k]);
+        let (throughput, keys) = both
+            .split_once("\nOne send to clients holding many distinct keys each")
+            .expect("two tables");
+        assert!(throughput.contains("| burst N=10 | realtime |"), "{both}");
+        assert!(!throughput.contains("keys N=16"), "{both}");
+        assert!(
+            keys.contains("| keys N=16 K=1000 | realtime | 16 × 1000 (2400) | 41.3 | 0.50 (30) |"),
+            "{both}"
+        );
         assert_eq!(thousands(1000.0), "1,000");
     }
 }

@@ -24,6 +24,9 @@ options:
   --connections N            event-stream clients, all on one topic (default 100)
   --messages M               burst: M messages in all, each publisher sending as fast as it can (default 100)
   --rate R --duration S      fixed rate instead: R deliveries per second (R / N sends per second) for S seconds
+  --keys K                   keys instead: each client holds K distinct keys `<topic>?options=...`, and one
+                             message is sent (to every key), while another client subscribes again and again
+  --key-bytes B              the length of each of those keys (default 2400; at most 2500)
   --publishers K             concurrent publishers, each on its own connection (default 1)
   --topic T                  the topic (default bench)
   --connect-concurrency C    clients connecting at once (default 256)
@@ -63,6 +66,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
     };
     let (mut timeout, mut json) = (Duration::from_mins(10), None);
     let (mut rate, mut duration) = (None::<f64>, None::<f64>);
+    let (mut keys, mut key_bytes) = (None::<usize>, 2400);
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
         let (key, inline) = match arg.split_once('=') {
@@ -93,6 +97,8 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             }
             "--rate" => rate = Some(value.parse().map_err(|err| bad(&err))?),
             "--duration" => duration = Some(value.parse().map_err(|err| bad(&err))?),
+            "--keys" => keys = Some(value.parse().map_err(|err| bad(&err))?),
+            "--key-bytes" => key_bytes = value.parse().map_err(|err| bad(&err))?,
             "--publishers" => config.publishers = value.parse().map_err(|err| bad(&err))?,
             "--topic" => config.topic.clone_from(&value),
             "--connect-concurrency" => {
@@ -119,27 +125,42 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         (None, None) => {}
         _ => return Err("--rate and --duration go together".into()),
     }
+    if let Some(per_client) = keys {
+        if rate.is_some() {
+            return Err("--keys sends one message: it takes no --rate".into());
+        }
+        config.load = Load::Keys {
+            per_client,
+            key_bytes,
+        };
+    }
     if config.publishers == 0 || config.threads == 0 {
         return Err("--publishers and --threads must be at least 1".into());
     }
     if config.scenario.is_empty() {
-        config.scenario = match config.load {
-            Load::Burst { messages } => format!("burst N={} M={messages}", config.connections),
-            Load::Rate {
-                deliveries_per_s,
-                duration,
-            } => format!(
-                "rate {deliveries_per_s}/s N={} {}s",
-                config.connections,
-                duration.as_secs_f64()
-            ),
-        };
+        config.scenario = default_scenario(&config);
     }
     Ok(Args {
         config,
         timeout,
         json,
     })
+}
+
+/// The scenario's name when `--scenario` is not given.
+fn default_scenario(config: &Config) -> String {
+    match config.load {
+        Load::Burst { messages } => format!("burst N={} M={messages}", config.connections),
+        Load::Keys { per_client, .. } => format!("keys N={} K={per_client}", config.connections),
+        Load::Rate {
+            deliveries_per_s,
+            duration,
+        } => format!(
+            "rate {deliveries_per_s}/s N={} {}s",
+            config.connections,
+            duration.as_secs_f64()
+        ),
+    }
 }
 
 /// Lets this process hold `needed` sockets: the soft limit up to the hard one, and the hard one
