@@ -15,7 +15,7 @@ use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
 use super::connection::Connection;
-use super::http1;
+use super::{direct, http1};
 use crate::abort::Abort;
 use crate::broker::Realtime;
 use crate::handoff::{Handoff, Peer};
@@ -108,8 +108,15 @@ impl ServeContext {
         let _ = conn.set_nodelay();
         let context = Arc::clone(self);
         tokio::spawn(async move {
-            let _admission = admission;
-            http1::serve(conn, Peer::new(addr, abort), context).await;
+            let taken = http1::serve(conn, Peer::new(addr, abort), &context).await;
+            drop(context);
+            if let Some((conn, stream, headers)) = taken {
+                // A task of its own: the stream's lifetime keeps only what it needs.
+                tokio::spawn(async move {
+                    let _admission = admission;
+                    direct::serve(conn, stream, headers).await;
+                });
+            }
         });
     }
 

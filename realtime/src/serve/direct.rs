@@ -21,10 +21,13 @@ use crate::stream::EventStream;
 
 /// Serves `body` on `conn` with the response head `headers` (status 200) until the stream ends
 /// or the client leaves.
-pub(crate) async fn serve(mut conn: Connection, mut body: EventStream, headers: &HeaderMap) {
-    if conn.write_all(&head(headers)).await.is_err() {
+pub(crate) async fn serve(mut conn: Connection, mut body: EventStream, headers: HeaderMap) {
+    let head = head(&headers);
+    drop(headers);
+    if conn.write_all(&head).await.is_err() {
         return;
     }
+    drop(head);
     let mut probe = [0u8; 64];
     let mut frames: [Bytes; MAX_BATCH] = Default::default();
     loop {

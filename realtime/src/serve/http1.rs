@@ -13,7 +13,8 @@
 //!    `Connection: close`, which the connection discards instead of writing.
 //! 3. Hyper finishes that response and lets go of the connection; if it holds no bytes read
 //!    past the request (a pipelining client), the connection writes the application's head
-//!    and the stream itself (`direct`).
+//!    and the stream itself (`direct`), in a task of its own so that none of hyper's state
+//!    stays allocated for the stream's lifetime.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -24,21 +25,27 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
+use http::HeaderMap;
 use http::header::{CONNECTION, EXPECT, UPGRADE};
 use http::{HeaderValue, Method, Request, Response, StatusCode, Version};
 use http_body::Body as _;
 use hyper::body::Incoming;
+use hyper::server::conn::http1::Parts;
 use hyper_util::rt::TokioIo;
 use tokio::io::AsyncWriteExt;
 use tower::ServiceExt;
 
 use super::accept::{Phase, ServeContext};
 use super::connection::Connection;
-use super::direct;
 use crate::handoff::{DirectStream, Handoff, Peer};
+use crate::stream::EventStream;
 
-/// Serves `conn` until the client leaves, the server shuts down, or a stream takes it over.
-pub(super) async fn serve(conn: Connection, peer: Peer, context: Arc<ServeContext>) {
+/// A stream taken from hyper: the connection, the stream and the head the router answered.
+pub(super) type Taken = (Connection, EventStream, HeaderMap);
+
+/// Serves `conn` until the client leaves or the server shuts down; or until the router accepts
+/// a stream that the connection can write itself, which is returned.
+pub(super) async fn serve(conn: Connection, peer: Peer, context: &ServeContext) -> Option<Taken> {
     let handoff = Arc::clone(conn.handoff());
     let service = ConnectionService {
         router: context.router.clone(),
@@ -68,22 +75,19 @@ pub(super) async fn serve(conn: Connection, peer: Peer, context: Arc<ServeContex
     };
     if let Err(err) = served {
         tracing::debug!("connection ended: {err}");
-        return;
+        return None;
     }
-    let Some((stream, headers)) = handoff.taken() else {
-        return;
-    };
-    let Some(parts) = http.into_parts() else {
-        return; // upgraded: the stream's client is unregistered with it
-    };
+    let (stream, headers) = handoff.taken()?;
+    // `None`: upgraded; the stream's client is unregistered with it.
+    let Parts { io, read_buf, .. } = http.into_parts()?;
     handoff.stop_swallowing();
-    let mut conn = parts.io.into_inner();
-    if !parts.read_buf.is_empty() {
+    let mut conn = io.into_inner();
+    if !read_buf.is_empty() {
         // The client sent more after its stream request: it is not a browser's EventSource.
         let _ = conn.shutdown().await;
-        return;
+        return None;
     }
-    direct::serve(conn, stream, &headers).await;
+    Some((conn, stream, headers))
 }
 
 /// The router, told the connection's peer, and able to take a stream it accepted.
