@@ -22,8 +22,8 @@ impl MessageHtml {
         &self,
         rt: &my_realtime::Realtime,
         sender: &my_realtime::RequestAuth,
-    ) -> ::core::result::Result<my_realtime::Captured, my_realtime::CaptureError> {
-        my_realtime::capture(self, rt, my_realtime::default_for(sender))
+    ) -> ::core::result::Result<my_realtime::capture::Captured, my_realtime::capture::CaptureError> {
+        my_realtime::capture::capture(self, rt, my_realtime::filter::same_user_or_all(sender))
     }
     /// Renders this template once and broadcasts the HTML on channel `chat-html` to the subscribers `filter` accepts; the result answers the requester with the same HTML.
     ///
@@ -34,11 +34,11 @@ impl MessageHtml {
         &self,
         rt: &my_realtime::Realtime,
         filter: F,
-    ) -> ::core::result::Result<my_realtime::Captured, my_realtime::CaptureError>
+    ) -> ::core::result::Result<my_realtime::capture::Captured, my_realtime::capture::CaptureError>
     where
         F: ::core::ops::Fn(&my_realtime::ClientId, &my_realtime::Client) -> bool,
     {
-        my_realtime::capture(self, rt, filter)
+        my_realtime::capture::capture(self, rt, filter)
     }
 }
 my_realtime::__private::inventory::submit! {

@@ -1,10 +1,10 @@
-#[derive(::realtime::__private::serde::Serialize)]
-#[serde(crate = "::realtime::__private::serde")]
+#[derive(::axum_realtime::__private::serde::Serialize)]
+#[serde(crate = "::axum_realtime::__private::serde")]
 pub struct ChatMsg {
     pub user: String,
     pub text: String,
 }
-impl ::realtime::Channel for ChatMsg {
+impl ::axum_realtime::Channel for ChatMsg {
     const NAME: &'static str = "chat";
 }
 #[allow(dead_code)]
@@ -16,10 +16,10 @@ impl ChatMsg {
     /// If the message cannot be encoded as JSON; nothing is sent then.
     pub fn send(
         &self,
-        rt: &::realtime::Realtime,
-        sender: &::realtime::RequestAuth,
-    ) -> ::core::result::Result<::realtime::Delivery, ::realtime::SendError> {
-        ::realtime::__private::send_json(self, rt, ::realtime::default_for(sender))
+        rt: &::axum_realtime::Realtime,
+        sender: &::axum_realtime::RequestAuth,
+    ) -> ::core::result::Result<::axum_realtime::Delivery, ::axum_realtime::SendError> {
+        ::axum_realtime::__private::send_json(self, rt, ::axum_realtime::filter::same_user_or_all(sender))
     }
     /// Sends this message on channel `chat` to the subscribers `filter` accepts.
     ///
@@ -28,16 +28,16 @@ impl ChatMsg {
     /// If the message cannot be encoded as JSON; nothing is sent then.
     pub fn send_to<F>(
         &self,
-        rt: &::realtime::Realtime,
+        rt: &::axum_realtime::Realtime,
         filter: F,
-    ) -> ::core::result::Result<::realtime::Delivery, ::realtime::SendError>
+    ) -> ::core::result::Result<::axum_realtime::Delivery, ::axum_realtime::SendError>
     where
-        F: ::core::ops::Fn(&::realtime::ClientId, &::realtime::Client) -> bool,
+        F: ::core::ops::Fn(&::axum_realtime::ClientId, &::axum_realtime::Client) -> bool,
     {
-        ::realtime::__private::send_json(self, rt, filter)
+        ::axum_realtime::__private::send_json(self, rt, filter)
     }
 }
-::realtime::__private::inventory::submit! {
-    ::realtime::__private::channel_info("chat", ::core::concat!(::core::module_path!(),
+::axum_realtime::__private::inventory::submit! {
+    ::axum_realtime::__private::channel_info("chat", ::core::concat!(::core::module_path!(),
     "::", ::core::stringify!(ChatMsg)), false,)
 }

@@ -7,5 +7,5 @@ use syn::Path;
 
 /// Where `realtime` is, as tokens to put in front of `::Item`.
 pub(crate) fn crate_path(custom: Option<&Path>) -> TokenStream {
-    custom.map_or_else(|| quote!(::realtime), ToTokens::to_token_stream)
+    custom.map_or_else(|| quote!(::axum_realtime), ToTokens::to_token_stream)
 }

@@ -1,5 +1,5 @@
 //! Procedural macros of the `realtime` crate: typed channels and render-capture pages. Use
-//! them through `realtime` (`realtime::channel`, `realtime::realtime_page`); this crate is an
+//! them through `realtime` (`axum_realtime::channel`, `axum_realtime::realtime_page`); this crate is an
 //! implementation detail.
 
 mod channel;
@@ -25,7 +25,7 @@ use proc_macro::TokenStream;
 /// `Template` (through `realtime`) if the type does not already.
 ///
 /// ```
-/// use realtime::{Realtime, RequestAuth, channel};
+/// use axum_realtime::{Realtime, RequestAuth, channel};
 ///
 /// #[channel("chat")]
 /// struct ChatMsg {
@@ -37,14 +37,14 @@ use proc_macro::TokenStream;
 /// let msg = ChatMsg { user: "ann".into(), text: "hi".into() };
 /// let delivery = msg.send(&rt, &RequestAuth::guest()).unwrap();
 /// assert_eq!(delivery.reached, 0); // nobody is subscribed yet
-/// assert_eq!(<ChatMsg as realtime::Channel>::NAME, "chat");
+/// assert_eq!(<ChatMsg as axum_realtime::Channel>::NAME, "chat");
 /// ```
 ///
 /// The name is checked at compile time: it must be non-empty, at most 2500 bytes, and hold no
 /// whitespace, control characters or `?`.
 ///
 /// ```compile_fail
-/// #[realtime::channel("chat room")]
+/// #[axum_realtime::channel("chat room")]
 /// struct ChatMsg { text: String }
 /// ```
 ///
@@ -65,7 +65,7 @@ pub fn channel(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// ```
 /// use axum::{Form, Router, routing::post};
-/// use realtime::{Realtime, Template, channel, realtime_page};
+/// use axum_realtime::{Realtime, Template, channel, realtime_page};
 ///
 /// #[channel("chat-html")]
 /// #[derive(Template)]
@@ -79,7 +79,7 @@ pub fn channel(args: TokenStream, item: TokenStream) -> TokenStream {
 ///     text: String,
 /// }
 ///
-/// #[realtime_page(filter = realtime::everyone)]
+/// #[realtime_page(filter = axum_realtime::everyone)]
 /// async fn post_chat(Form(form): Form<ChatForm>) -> MessageHtml {
 ///     MessageHtml { text: form.text }
 /// }
@@ -92,12 +92,12 @@ pub fn channel(args: TokenStream, item: TokenStream) -> TokenStream {
 /// A handler that is not `async` is refused:
 ///
 /// ```compile_fail
-/// # use realtime::{Template, channel};
+/// # use axum_realtime::{Template, channel};
 /// # #[channel("chat")]
 /// # #[derive(Template)]
 /// # #[template(source = "{{ text }}", ext = "html")]
 /// # struct MessageHtml { text: String }
-/// #[realtime::realtime_page]
+/// #[axum_realtime::realtime_page]
 /// fn post_chat() -> MessageHtml {
 ///     MessageHtml { text: String::new() }
 /// }

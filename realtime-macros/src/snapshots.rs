@@ -62,7 +62,7 @@ fn realtime_page_with_filter() {
     check(
         "realtime_page_with_filter",
         crate::realtime_page::expand(
-            quote!(filter = realtime::everyone),
+            quote!(filter = axum_realtime::everyone),
             quote! {
                 async fn post_chat(Form(form): Form<ChatForm>) -> MessageHtml {
                     MessageHtml { text: form.text }

@@ -5,11 +5,11 @@ use std::collections::HashMap;
 use std::fmt;
 
 /// A typed channel: the implementing type is the payload, [`Channel::NAME`] the topic it is
-/// sent on. Implemented by [`#[channel("name")]`](crate::channel), never by hand.
+/// sent on. Implemented by [`#[channel("name")]`](macro@crate::channel), never by hand.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a realtime channel",
     label = "not a channel payload",
-    note = "declare it with `#[realtime::channel(\"name\")]` on the struct"
+    note = "declare it with `#[axum_realtime::channel(\"name\")]` on the struct"
 )]
 pub trait Channel {
     /// The channel's name: the topic clients subscribe to.
@@ -17,11 +17,11 @@ pub trait Channel {
 }
 
 /// A channel whose payload is an askama template: the rendered HTML is broadcast as a JSON
-/// string. Implemented by [`#[channel("name")]`](crate::channel) on a template struct.
+/// string. Implemented by [`#[channel("name")]`](macro@crate::channel) on a template struct.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not the template of a realtime channel",
     label = "not a channel template",
-    note = "put `#[realtime::channel(\"name\")]` and `#[derive(Template)]` on the template struct"
+    note = "put `#[axum_realtime::channel(\"name\")]` and `#[derive(Template)]` on the template struct"
 )]
 pub trait HtmlChannel: Channel + askama::Template {}
 
@@ -34,7 +34,7 @@ pub enum ChannelKind {
     Html,
 }
 
-/// One channel declared with [`#[channel]`](crate::channel) somewhere in the program.
+/// One channel declared with [`#[channel]`](macro@crate::channel) somewhere in the program.
 #[derive(Debug)]
 pub struct ChannelInfo {
     /// The channel's name.

@@ -1,54 +1,108 @@
-#![doc = include_str!("../../README.md")]
+//! Live updates for server-rendered [axum](https://docs.rs/axum) apps over Server-Sent
+//! Events, speaking PocketBase's realtime protocol byte for byte: the unmodified PocketBase JS
+//! SDK (`pb.realtime.subscribe`) and the `pocketbase-sse` HTMX extension are its clients.
+//!
+//! - **Typed channels**: `#[channel("chat")] struct ChatMsg { .. }` makes the struct the
+//!   payload of the `chat` topic, with generated `send` / `send_to`; an HTML channel (a
+//!   `Template`) gets `capture` / `capture_to` instead. A payload of the wrong type is a
+//!   compile error.
+//! - **Render capture**: a [`#[realtime_page]`](realtime_page) handler returns a template,
+//!   which is rendered once, broadcast on its channel, and answered to the request.
+//! - **Filters** decide who receives a send: [`everyone`], the default (the sender's own
+//!   user, or everyone when a guest sends), or any `Fn(&ClientId, &Client) -> bool`; their
+//!   signatures are checked at compile time.
+//! - **One broker** per application ([`Realtime`]), cheap to clone, with the limits a public
+//!   server needs ([`Builder`], [`serve`]).
+//!
+//! # Install
+//!
+//! ```toml
+//! [dependencies]
+//! axum-realtime = "0.1"
+//! axum = "0.8"
+//! tokio = { version = "1", features = ["macros", "rt-multi-thread", "signal"] }
+//! ```
+//!
+//! The crate re-exports what its macros need: no serde or askama entry of your own is
+//! required.
+//!
+//! # Example
+//!
+//! A JSON channel, an HTML channel sent by render capture, a filter of your own, and the
+//! server:
+//!
+#![doc = concat!("```rust,no_run\n", include_str!("../doc/example.rs"), "```")]
+//!
+//! In the browser, the PocketBase SDK needs nothing special:
+//!
+//! ```js
+//! const pb = new PocketBase('http://127.0.0.1:8090')
+//! await pb.realtime.subscribe('notifications', (data) => console.log(data.text))
+//! ```
+//!
+//! and an HTMX page loads the extension the endpoint serves ([`endpoint::HTMX_EXTENSION_PATH`]):
+//!
+//! ```html
+//! <script src="/_realtime/pocketbase-sse.js"></script>
+//! <div hx-ext="pocketbase-sse" sse-swap="chat" hx-swap="beforeend"></div>
+//! ```
+//!
+//! # Feature flags
+//!
+//! - `jwt` (default): [`JwtAuth`], an [`auth::Authenticator`] for HS256 tokens. Without it,
+//!   bring your own authenticator.
+//!
+//! # Modules
+//!
+//! [`auth`] (who a request is), [`channel`](mod@channel) (the channel traits and registry), [`filter`] (who
+//! receives a send), [`capture`] (rendering a page once for everyone), [`endpoint`] (what
+//! [`Realtime::mount`] serves) and [`serve`] (the server, its limits and deadlines).
 
-// Generated code names `::realtime`, which must resolve inside this crate's own tests too.
-extern crate self as realtime;
+// Generated code names `::axum_realtime`, which must resolve inside this crate's own tests too.
+extern crate self as axum_realtime;
 
-mod abort;
-mod api_error;
-mod auth;
+pub mod auth;
 mod broker;
-mod capture;
-mod channel;
-mod client;
-mod client_id;
-mod config;
-mod cookie;
-mod endpoint;
-mod error;
-mod extract;
-mod filter;
-mod frame;
-mod handoff;
-mod jwt;
-mod outbox;
-mod pace;
-mod page;
+pub mod channel;
+mod http;
 pub mod serve;
-mod stream;
-mod subscribe_request;
-mod subscription;
+mod sync;
+mod wire;
 
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
 
-/// The askama version `realtime` renders with: page templates that are not channels can use
-/// it without a dependency of their own, with `#[template(..., askama = realtime::askama)]`.
+/// Render capture outside a `#[realtime_page]` handler, and what a page handler's output is
+/// made of.
+pub mod capture {
+    pub use crate::http::capture::{CaptureError, Captured, capture};
+    pub use crate::http::page::{PageContext, PageOutput};
+}
+
+/// What [`Realtime::mount`](crate::Realtime::mount) serves, and the extractor error of a
+/// router it was not mounted on.
+pub mod endpoint {
+    pub use crate::http::endpoint::{HTMX_EXTENSION_PATH, PATH};
+    pub use crate::http::extract::NotMounted;
+}
+
+pub use broker::filter;
+
+/// The askama version `axum-realtime` renders with: page templates that are not channels can
+/// use it without a dependency of their own, with
+/// `#[template(..., askama = axum_realtime::askama)]`.
 pub use askama;
 pub use askama::Template;
-pub use auth::{AuthRecord, Authenticator, RequestAuth, SUPERUSERS};
+#[cfg(feature = "jwt")]
+pub use auth::JwtAuth;
+pub use auth::{AuthRecord, RequestAuth};
+pub use axum_realtime_macros::{channel, realtime_page};
 pub use broker::Realtime;
-pub use capture::{CaptureError, Captured, capture};
-pub use channel::{Channel, ChannelInfo, ChannelKind, DuplicateChannel, HtmlChannel, channels};
-pub use client::{AUTH_KEY, Client};
-pub use client_id::ClientId;
-pub use config::Builder;
-pub use cookie::{DEFAULT_COOKIE, is_same_origin};
-pub use endpoint::{HTMX_EXTENSION_PATH, PATH};
-pub use error::{Delivery, SendError};
-pub use extract::NotMounted;
-pub use filter::{default_for, everyone};
-pub use jwt::{JwtAuth, MintError};
-pub use page::{PageContext, PageOutput};
-pub use realtime_macros::{channel, realtime_page};
-pub use subscription::{Subscription, SubscriptionOptions};
+pub use broker::builder::Builder;
+pub use broker::client::Client;
+pub use broker::delivery::{Delivery, SendError};
+pub use channel::{Channel, HtmlChannel};
+pub use filter::everyone;
+pub use wire::client_id::ClientId;
+pub use wire::subscription::{Subscription, SubscriptionOptions};

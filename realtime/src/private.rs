@@ -6,13 +6,13 @@ pub use inventory;
 pub use serde;
 pub use serde_json;
 
-pub use crate::page::{PageContext, PageOutput};
+pub use crate::http::page::{PageContext, PageOutput};
 
 use crate::broker::Realtime;
+use crate::broker::client::Client;
+use crate::broker::delivery::{Delivery, SendError};
 use crate::channel::{Channel, ChannelInfo, ChannelKind};
-use crate::client::Client;
-use crate::client_id::ClientId;
-use crate::error::{Delivery, SendError};
+use crate::wire::client_id::ClientId;
 
 /// Builds a registry entry (a `const fn`, usable in `inventory::submit!`).
 #[must_use]

@@ -9,7 +9,7 @@ use axum::Router;
 use axum::extract::Json;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use realtime::{AuthRecord, Client, ClientId, JwtAuth, Realtime, RequestAuth};
+use axum_realtime::{AuthRecord, Client, ClientId, JwtAuth, Realtime, RequestAuth};
 use serde_json::{Map, Value, json};
 
 /// The signing secret of the test server's tokens.
@@ -66,7 +66,7 @@ fn send(rt: &Realtime, auth: &RequestAuth, body: &Value) -> Reply {
     let data = &body["data"];
     let delivery = match &body["filter"] {
         Value::String(name) if name == "default" => rt.send(topic, data, auth),
-        Value::String(name) if name == "all" => rt.send_to(topic, data, realtime::everyone),
+        Value::String(name) if name == "all" => rt.send_to(topic, data, axum_realtime::everyone),
         Value::Object(rule) => {
             let rule = rule.clone();
             rt.send_to(topic, data, move |_id: &ClientId, client: &Client| {

@@ -3,7 +3,7 @@
 
 use axum::Router;
 use axum::routing::post;
-use realtime::{
+use axum_realtime::{
     Channel, Client, ClientId, Realtime, RequestAuth, Template, channel, realtime_page,
 };
 use realtime_tests::raw_http::{READ_TIMEOUT, SseStream, post_realtime, request};
@@ -31,7 +31,7 @@ struct Message {
 
 /// The whole page, from the same file.
 #[derive(Template)]
-#[template(path = "chat.html", askama = realtime::askama)]
+#[template(path = "chat.html", askama = axum_realtime::askama)]
 struct ChatPage {
     messages: Vec<Message>,
 }
@@ -222,8 +222,8 @@ async fn realtime_page_renders_once_broadcasts_and_answers() {
 
 #[tokio::test]
 async fn the_default_filter_uses_the_requesters_auth() {
-    let jwt = realtime::JwtAuth::new(realtime_tests::control_app::SECRET);
-    let token = jwt.mint(&realtime::AuthRecord::new("ann")).unwrap();
+    let jwt = axum_realtime::JwtAuth::new(realtime_tests::control_app::SECRET);
+    let token = jwt.mint(&axum_realtime::AuthRecord::new("ann")).unwrap();
     let rt = Realtime::builder().authenticator(jwt).build();
     let server = TestServer::start(
         &rt,
@@ -260,13 +260,15 @@ async fn the_default_filter_uses_the_requesters_auth() {
 
 #[test]
 fn channels_are_registered() {
-    let mut names: Vec<_> = realtime::channels().map(|c| (c.name, c.kind)).collect();
+    let mut names: Vec<_> = axum_realtime::channel::channels()
+        .map(|c| (c.name, c.kind))
+        .collect();
     names.sort_by_key(|(name, _)| *name);
     assert_eq!(
         names,
         [
-            ("chat", realtime::ChannelKind::Json),
-            ("chat-html", realtime::ChannelKind::Html)
+            ("chat", axum_realtime::channel::ChannelKind::Json),
+            ("chat-html", axum_realtime::channel::ChannelKind::Html)
         ]
     );
 }

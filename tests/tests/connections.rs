@@ -13,7 +13,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use realtime::Realtime;
+use axum_realtime::Realtime;
 use realtime_tests::raw_http::{
     READ_TIMEOUT, SseStream, closed_within, connect_from, post_realtime, read_until_quiet, request,
     status_lines,
@@ -90,7 +90,7 @@ async fn one_address_cannot_hold_more_than_its_share_of_connections() {
     // Another address is served, streams included.
     let mut stream = subscribed(&server, "chat").await;
     assert_eq!(
-        rt.send_to("chat", "hi", realtime::everyone)
+        rt.send_to("chat", "hi", axum_realtime::everyone)
             .unwrap()
             .reached,
         1
@@ -274,7 +274,7 @@ async fn stalled_reader(rt: &Realtime, server: &TestServer) -> SseStream {
     let payload = "x".repeat(64 * 1024);
     for _ in 0..300 {
         assert_eq!(
-            rt.send_to("big", &payload, realtime::everyone)
+            rt.send_to("big", &payload, axum_realtime::everyone)
                 .unwrap()
                 .dropped,
             0
@@ -284,7 +284,7 @@ async fn stalled_reader(rt: &Realtime, server: &TestServer) -> SseStream {
     stalled
 }
 
-fn patient(direct: bool) -> realtime::Builder {
+fn patient(direct: bool) -> axum_realtime::Builder {
     Realtime::builder()
         .direct_streams(direct)
         .queue_capacity(1_000_000)

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use realtime::Realtime;
+use axum_realtime::Realtime;
 use realtime_tests::raw_http::{READ_TIMEOUT, read_until_quiet, status_lines};
 use realtime_tests::server::TestServer;
 use rlimit::Resource;

@@ -2,14 +2,14 @@
 //! client could receive mixed payloads. (A binary of its own: the registry is program-wide.)
 
 mod first {
-    #[realtime::channel("chat")]
+    #[axum_realtime::channel("chat")]
     pub(crate) struct ChatMsg {
         pub(crate) text: String,
     }
 }
 
 mod second {
-    #[realtime::channel("chat")]
+    #[axum_realtime::channel("chat")]
     pub(crate) struct OtherMsg {
         pub(crate) body: u32,
     }
@@ -17,7 +17,7 @@ mod second {
 
 #[test]
 fn building_the_broker_refuses_a_name_used_twice() {
-    let err = realtime::Realtime::builder().try_build().unwrap_err();
+    let err = axum_realtime::Realtime::builder().try_build().unwrap_err();
     assert_eq!(err.name, "chat");
     assert_eq!(
         err.types,
@@ -32,7 +32,7 @@ fn building_the_broker_refuses_a_name_used_twice() {
          `duplicate_channels::second::OtherMsg`; a channel name belongs to one payload type, so \
          rename one of them"
     );
-    let panic = std::panic::catch_unwind(realtime::Realtime::new).unwrap_err();
+    let panic = std::panic::catch_unwind(axum_realtime::Realtime::new).unwrap_err();
     let message = panic.downcast_ref::<String>().unwrap();
     assert!(
         message.starts_with("realtime: channel `chat` is declared by two types"),

@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use realtime::Realtime;
+use axum_realtime::Realtime;
 use realtime_tests::raw_http::{SseStream, read_until_quiet, status_lines};
 use realtime_tests::server::TestServer;
 use tokio::io::AsyncWriteExt;

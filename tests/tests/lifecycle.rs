@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use realtime::Realtime;
+use axum_realtime::Realtime;
 use realtime_tests::raw_http::{READ_TIMEOUT, SseStream, post_realtime};
 use realtime_tests::server::TestServer;
 
@@ -93,7 +93,7 @@ async fn a_full_queue_disconnects_only_that_client() {
             .send_to(
                 "chat",
                 &n,
-                |id: &realtime::ClientId, _: &realtime::Client| *id == slow_id,
+                |id: &axum_realtime::ClientId, _: &axum_realtime::Client| *id == slow_id,
             )
             .unwrap();
         dropped += delivery.dropped;
@@ -102,7 +102,7 @@ async fn a_full_queue_disconnects_only_that_client() {
     assert!(rt.client(&slow_id).is_none());
     assert!(slow.ended_within(READ_TIMEOUT).await);
     let delivery = rt
-        .send_to("chat", &"still here", realtime::everyone)
+        .send_to("chat", &"still here", axum_realtime::everyone)
         .unwrap();
     assert_eq!((delivery.reached, delivery.dropped), (1, 0));
     let event = fast.next_event(READ_TIMEOUT).await.unwrap();
@@ -119,7 +119,7 @@ async fn sends_racing_connects_subscribes_and_disconnects_stay_consistent() {
         tokio::spawn(async move {
             let mut sent = 0u32;
             for n in 0..2000u32 {
-                let _ = rt.send_to("chat", &n, realtime::everyone).unwrap();
+                let _ = rt.send_to("chat", &n, axum_realtime::everyone).unwrap();
                 sent += 1;
                 if n % 20 == 0 {
                     tokio::task::yield_now().await;
@@ -174,7 +174,7 @@ async fn a_stalled_reader_is_cut_off_and_forgotten() {
     let mut dropped = 0;
     for _ in 0..4000 {
         dropped += rt
-            .send_to("big", &payload, realtime::everyone)
+            .send_to("big", &payload, axum_realtime::everyone)
             .unwrap()
             .dropped;
         if dropped > 0 {
@@ -208,7 +208,7 @@ async fn churning_clients_lose_nothing_while_connected() {
                 if stop.load(Ordering::SeqCst) {
                     break;
                 }
-                let _ = rt.send_to("storm", &n, realtime::everyone).unwrap();
+                let _ = rt.send_to("storm", &n, axum_realtime::everyone).unwrap();
                 next.store(n + 1, Ordering::SeqCst);
                 if n % 8 == 0 {
                     tokio::task::yield_now().await;
@@ -297,7 +297,11 @@ async fn stalled_readers_of_large_messages_are_cut_by_the_byte_budget() {
     while dropped < STALLED && sends < MAX_SENDS {
         sends += 1;
         let delivery = rt
-            .send_to("chat", &format!("{sends:04}{filler}"), realtime::everyone)
+            .send_to(
+                "chat",
+                &format!("{sends:04}{filler}"),
+                axum_realtime::everyone,
+            )
             .unwrap();
         dropped += delivery.dropped;
         let event = reader.next_event(READ_TIMEOUT).await;
@@ -310,7 +314,9 @@ async fn stalled_readers_of_large_messages_are_cut_by_the_byte_budget() {
         "every stalled reader cut within {sends} sends"
     );
     assert_eq!(rt.client_count(), 1, "only the reader is left");
-    let delivery = rt.send_to("chat", &"after", realtime::everyone).unwrap();
+    let delivery = rt
+        .send_to("chat", &"after", axum_realtime::everyone)
+        .unwrap();
     assert_eq!((delivery.reached, delivery.dropped), (1, 0));
     let event = reader.next_event(READ_TIMEOUT).await.unwrap();
     assert!(event.ends_with("data:\"after\"\n\n"), "{event}");

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use realtime::Realtime;
+use axum_realtime::Realtime;
 use realtime_tests::raw_http::{READ_TIMEOUT, SseStream, post_realtime};
 use realtime_tests::server::TestServer;
 use tokio::sync::Notify;
@@ -169,7 +169,7 @@ async fn clients_sharing_keys_each_get_their_own_keys_once() {
     let (mut a, a_id) = subscribed(server.addr, &a_keys).await;
     let (mut b, _) = subscribed(server.addr, std::slice::from_ref(&shared)).await;
 
-    let delivery = rt.send_to("chat", &1, realtime::everyone).unwrap();
+    let delivery = rt.send_to("chat", &1, axum_realtime::everyone).unwrap();
     assert_eq!(delivery.reached, 2);
     let (names, ids) = received(&mut a).await;
     assert_eq!(names.len(), 3, "{names:?}");
@@ -183,7 +183,9 @@ async fn clients_sharing_keys_each_get_their_own_keys_once() {
     // The shared key stays with the client that still holds it.
     subscribe(server.addr, &a_id, &["chat".to_owned()]).await;
     assert_eq!(
-        rt.send_to("chat", &2, realtime::everyone).unwrap().reached,
+        rt.send_to("chat", &2, axum_realtime::everyone)
+            .unwrap()
+            .reached,
         2
     );
     assert_eq!(received(&mut a).await.0, ["chat"]);

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use realtime::{JwtAuth, Realtime, RequestAuth};
+use axum_realtime::{JwtAuth, Realtime, RequestAuth};
 use realtime_tests::raw_http::{READ_TIMEOUT, SseStream, keep_alive_get, post_realtime, request};
 use realtime_tests::server::TestServer;
 use tokio::io::AsyncReadExt;
@@ -63,7 +63,7 @@ async fn send_is_framed_once_under_every_key_of_the_topic() {
     );
 
     let html = "<div class=\"m\">\n hi</script></div>";
-    let delivery = rt.send_to("chat", html, realtime::everyone).unwrap();
+    let delivery = rt.send_to("chat", html, axum_realtime::everyone).unwrap();
     assert_eq!(
         delivery.reached, 1,
         "a client counts once however many keys match"
@@ -99,11 +99,15 @@ async fn unsubscribed_topics_and_replaced_sets_receive_nothing() {
     subscribe(&server, &id, r#"["chat"]"#).await;
     subscribe(&server, &id, r#"["news"]"#).await;
     assert_eq!(
-        rt.send_to("chat", &1, realtime::everyone).unwrap().reached,
+        rt.send_to("chat", &1, axum_realtime::everyone)
+            .unwrap()
+            .reached,
         0
     );
     assert_eq!(
-        rt.send_to("news", &2, realtime::everyone).unwrap().reached,
+        rt.send_to("news", &2, axum_realtime::everyone)
+            .unwrap()
+            .reached,
         1
     );
     let event = stream.next_event(READ_TIMEOUT).await.unwrap();
@@ -215,8 +219,8 @@ async fn keys_that_cannot_be_framed_are_refused() {
 #[tokio::test]
 async fn auth_binds_once_and_cannot_change() {
     let jwt = JwtAuth::new(b"wire-tests-secret-of-32-bytes!!!");
-    let ann = jwt.mint(&realtime::AuthRecord::new("ann")).unwrap();
-    let bob = jwt.mint(&realtime::AuthRecord::new("bob")).unwrap();
+    let ann = jwt.mint(&axum_realtime::AuthRecord::new("ann")).unwrap();
+    let bob = jwt.mint(&axum_realtime::AuthRecord::new("bob")).unwrap();
     let rt = Realtime::builder().authenticator(jwt).build();
     let server = serve(&rt).await;
     let mut stream = SseStream::open(server.addr, &[]).await;
@@ -255,8 +259,8 @@ async fn auth_binds_once_and_cannot_change() {
     );
     assert_eq!(rt.client(&id).unwrap().auth().unwrap().id(), "ann");
 
-    let as_ann = RequestAuth::user(realtime::AuthRecord::new("ann"));
-    let as_bob = RequestAuth::user(realtime::AuthRecord::new("bob"));
+    let as_ann = RequestAuth::user(axum_realtime::AuthRecord::new("ann"));
+    let as_bob = RequestAuth::user(axum_realtime::AuthRecord::new("bob"));
     assert_eq!(rt.send("chat", "for ann", &as_bob).unwrap().reached, 0);
     assert_eq!(rt.send("chat", "for ann", &as_ann).unwrap().reached, 1);
     assert_eq!(
@@ -300,7 +304,7 @@ async fn idle_and_maximum_lifetimes_end_streams() {
         .build();
     let server = serve(&rt).await;
     let mut stream = subscribed(&server, &[], r#"["chat"]"#).await;
-    let _ = rt.send_to("chat", &1, realtime::everyone).unwrap();
+    let _ = rt.send_to("chat", &1, axum_realtime::everyone).unwrap();
     assert!(stream.ended_within(READ_TIMEOUT).await);
     assert_eq!(rt.client_count(), 0);
 }
@@ -310,15 +314,15 @@ async fn invalid_topics_and_payloads_are_errors() {
     let rt = Realtime::new();
     for topic in ["", "a\nb", "chat?x=1"] {
         assert!(matches!(
-            rt.send_to(topic, &1, realtime::everyone),
-            Err(realtime::SendError::InvalidTopic(_))
+            rt.send_to(topic, &1, axum_realtime::everyone),
+            Err(axum_realtime::SendError::InvalidTopic(_))
         ));
     }
     let mut bad = std::collections::HashMap::new();
     bad.insert((1, 2), 3);
     assert!(matches!(
-        rt.send_to("chat", &bad, realtime::everyone),
-        Err(realtime::SendError::Encode(_))
+        rt.send_to("chat", &bad, axum_realtime::everyone),
+        Err(axum_realtime::SendError::Encode(_))
     ));
 }
 
@@ -417,7 +421,7 @@ async fn a_post_from_another_address_is_refused() {
 #[tokio::test]
 async fn the_auth_cookie_binds_only_same_origin_posts() {
     let jwt = JwtAuth::new(b"wire-tests-secret-of-32-bytes!!!");
-    let ann = jwt.mint(&realtime::AuthRecord::new("ann")).unwrap();
+    let ann = jwt.mint(&axum_realtime::AuthRecord::new("ann")).unwrap();
     let rt = Realtime::builder().authenticator(jwt).build();
     let server = serve(&rt).await;
     let post = |origin: String, id: String| {
@@ -458,7 +462,10 @@ async fn the_htmx_extension_is_served() {
     let server = serve(&rt).await;
     let response = request(
         server.addr,
-        &format!("GET {} HTTP/1.1", realtime::HTMX_EXTENSION_PATH),
+        &format!(
+            "GET {} HTTP/1.1",
+            axum_realtime::endpoint::HTMX_EXTENSION_PATH
+        ),
         b"",
     )
     .await;
@@ -481,7 +488,9 @@ async fn messages_keep_an_idle_timeout_at_bay_and_replace_heartbeats() {
     // Ten messages 60 ms apart outlast the 300 ms idle timeout, and leave no quiet interval.
     for n in 0..10 {
         assert_eq!(
-            rt.send_to("chat", &n, realtime::everyone).unwrap().reached,
+            rt.send_to("chat", &n, axum_realtime::everyone)
+                .unwrap()
+                .reached,
             1
         );
         let block = stream.next_block(READ_TIMEOUT).await.unwrap();
@@ -523,7 +532,7 @@ async fn both_stream_paths_answer_alike() {
     assert_eq!(streams[0].3, streams[1].3);
     for (rt, _, stream, _) in &mut streams {
         assert_eq!(
-            rt.send_to("chat", "both", realtime::everyone)
+            rt.send_to("chat", "both", axum_realtime::everyone)
                 .unwrap()
                 .reached,
             1
@@ -552,7 +561,10 @@ async fn held_messages_arrive_framed_in_order_on_both_paths() {
         let server = serve(&rt).await;
         let mut stream = subscribed(&server, &[], r#"["chat"]"#).await;
         for i in 0..40 {
-            let reached = rt.send_to("chat", &i, realtime::everyone).unwrap().reached;
+            let reached = rt
+                .send_to("chat", &i, axum_realtime::everyone)
+                .unwrap()
+                .reached;
             assert_eq!(reached, 1);
             if i % 10 == 9 {
                 tokio::time::sleep(Duration::from_millis(5)).await;
@@ -575,7 +587,12 @@ async fn a_stream_request_after_others_on_one_connection_is_served() {
     let server = serve(&rt).await;
     let mut socket = tokio::net::TcpStream::connect(server.addr).await.unwrap();
     for _ in 0..2 {
-        let script = keep_alive_get(&mut socket, server.addr, realtime::HTMX_EXTENSION_PATH).await;
+        let script = keep_alive_get(
+            &mut socket,
+            server.addr,
+            axum_realtime::endpoint::HTMX_EXTENSION_PATH,
+        )
+        .await;
         assert_eq!(script.status, 200);
         assert!(!script.body.is_empty());
     }
@@ -584,7 +601,9 @@ async fn a_stream_request_after_others_on_one_connection_is_served() {
     assert_eq!(stream.header("content-type"), Some("text/event-stream"));
     let id = stream.client_id().await;
     subscribe(&server, &id, r#"["chat"]"#).await;
-    let delivery = rt.send_to("chat", "again", realtime::everyone).unwrap();
+    let delivery = rt
+        .send_to("chat", "again", axum_realtime::everyone)
+        .unwrap();
     assert_eq!(delivery.reached, 1);
     let event = stream.next_event(READ_TIMEOUT).await.unwrap();
     assert_eq!(split_id(&event).1, "event:chat\ndata:\"again\"\n\n");

@@ -14,7 +14,7 @@
 //!
 //! It serves as an application should: `Realtime::serve` (`TCP_NODELAY`, and stalled
 //! connections cut when their queue overflows), on a listener with Go's backlog (so
-//! PocketBase's), from `realtime::serve::bind`, rather than the 128 of `TcpListener::bind`.
+//! PocketBase's), from `axum_realtime::serve::bind`, rather than the 128 of `TcpListener::bind`.
 
 use std::net::SocketAddr;
 
@@ -22,8 +22,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
+use axum_realtime::Realtime;
 use example_support::cli;
-use realtime::Realtime;
 
 const DEFAULT_QUEUE_CAPACITY: usize = 65_536;
 const USAGE: &str = "usage: example-bench [--addr HOST:PORT] [--queue-capacity N] [--threads N]";
@@ -78,7 +78,7 @@ async fn send(
     State(rt): State<Realtime>,
     Json(request): Json<SendRequest>,
 ) -> Result<Json<Reached>, (StatusCode, String)> {
-    rt.send_to(&request.topic, &request.data, realtime::everyone)
+    rt.send_to(&request.topic, &request.data, axum_realtime::everyone)
         .map(|delivery| {
             Json(Reached {
                 reached: delivery.reached,
@@ -125,7 +125,7 @@ async fn serve(options: &Options) -> Result<(), String> {
             .route("/bench/send", post(send))
             .with_state(rt.clone()),
     );
-    let listener = realtime::serve::bind(options.addr)
+    let listener = axum_realtime::serve::bind(options.addr)
         .map_err(|err| format!("cannot listen on {}: {err}", options.addr))?;
     println!(
         "example-bench: pid {} listening on http://{} (queue capacity {})",

@@ -10,7 +10,7 @@
 //! - `POST /login`, `POST /logout`: a name is enough; the login sets the auth cookie the HTMX
 //!   extension's subscription carries, and answers `{"token": …, "record": …}`. Both refuse
 //!   (403) a request that is not same-origin by the check the cookie is honoured under
-//!   ([`realtime::is_same_origin`]): another site cannot log its visitors in or out. A client
+//!   ([`axum_realtime::auth::is_same_origin`]): another site cannot log its visitors in or out. A client
 //!   that is not a browser sends an `Origin` naming the server.
 
 mod routes;
@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, post};
-use realtime::{JwtAuth, Realtime};
+use axum_realtime::{JwtAuth, Realtime};
 
 pub use example_support::messages::{Message, MessageStore as Db};
 

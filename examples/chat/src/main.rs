@@ -24,7 +24,7 @@ async fn run() -> Result<(), String> {
     let secret = secret::load_or_create(&options.data_dir)?;
     let state = AppState::new(db, &secret);
     let rt = state.rt.clone();
-    let listener = realtime::serve::bind(options.addr)
+    let listener = axum_realtime::serve::bind(options.addr)
         .map_err(|err| format!("cannot listen on {}: {err}", options.addr))?;
     println!(
         "chat on http://{} (data in {})",

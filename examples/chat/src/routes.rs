@@ -5,7 +5,7 @@ use axum::http::header::{CONTENT_TYPE, SET_COOKIE};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::{Form, Json};
-use realtime::{AuthRecord, RequestAuth, Template, realtime_page};
+use axum_realtime::{AuthRecord, RequestAuth, Template, realtime_page};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -32,7 +32,7 @@ impl IntoResponse for Problem {
 /// Without it, another site's form could log its visitors in as the attacker (they would chat
 /// under the attacker's name, their notices going to the attacker's tabs), or log them out.
 fn same_origin_only(headers: &HeaderMap, method: &Method) -> Result<(), Problem> {
-    if realtime::is_same_origin(headers, method) {
+    if axum_realtime::auth::is_same_origin(headers, method) {
         Ok(())
     } else {
         Err(Problem(
@@ -85,7 +85,7 @@ pub(crate) struct ChatForm {
 
 /// The seed's `sseSend('chat')`: the returned template is rendered once, broadcast to
 /// everyone, and answered to the poster.
-#[realtime_page(filter = realtime::everyone)]
+#[realtime_page(filter = axum_realtime::everyone)]
 pub(crate) async fn post_chat(
     State(state): State<AppState>,
     auth: RequestAuth,

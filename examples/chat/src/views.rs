@@ -1,13 +1,13 @@
 //! The chat's templates: the page, and the two HTML channels its parts are broadcast on.
 
-use realtime::{Template, channel};
+use axum_realtime::{Template, channel};
 
 use crate::Message;
 
 /// The whole page. Its `messages` block is also [`MessageHtml`], so the history and the live
 /// messages are rendered by the same markup.
 #[derive(Template)]
-#[template(path = "chat.html", askama = realtime::askama)]
+#[template(path = "chat.html", askama = axum_realtime::askama)]
 pub struct ChatPage {
     /// The latest messages, oldest first.
     pub messages: Vec<Message>,

@@ -288,7 +288,10 @@ async fn the_page_shows_the_history_and_the_live_parts() {
         html.contains(r#"id="login""#),
         "a guest gets the login form"
     );
-    for script in ["/assets/htmx.min.js", realtime::HTMX_EXTENSION_PATH] {
+    for script in [
+        "/assets/htmx.min.js",
+        axum_realtime::endpoint::HTMX_EXTENSION_PATH,
+    ] {
         let response = request(server.addr, &format!("GET {script} HTTP/1.1"), b"").await;
         assert_eq!(response.status, 200, "{script}");
     }

@@ -22,7 +22,7 @@ use axum::http::header::{
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use realtime::{Realtime, channel};
+use axum_realtime::{Realtime, channel};
 use serde::{Deserialize, Serialize};
 
 pub mod db;
@@ -130,7 +130,7 @@ async fn post_chat(
         .db
         // The seed's chat overrides the default filter: everyone gets every message.
         .store_then(message, move |message| {
-            message.send_to(&rt, realtime::everyone)
+            message.send_to(&rt, axum_realtime::everyone)
         })
         .await
         .map_err(|err| internal("store the message", &err))?

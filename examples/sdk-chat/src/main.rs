@@ -4,9 +4,9 @@
 
 use std::process::ExitCode;
 
+use axum_realtime::Realtime;
 use example_sdk_chat::{Db, app};
 use example_support::cli::Options;
-use realtime::Realtime;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -23,7 +23,7 @@ async fn run() -> Result<(), String> {
     let options = Options::from_env("example-sdk-chat")?;
     let db = Db::open_in(&options.data_dir)?;
     let rt = Realtime::new();
-    let listener = realtime::serve::bind(options.addr)
+    let listener = axum_realtime::serve::bind(options.addr)
         .map_err(|err| format!("cannot listen on {}: {err}", options.addr))?;
     println!(
         "sdk-chat on http://{} (data in {})",

@@ -4,9 +4,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum_realtime::Realtime;
 use example_sdk_chat::db::{FILE_NAME, HISTORY};
 use example_sdk_chat::{ChatMessage, Db, app};
-use realtime::Realtime;
 use realtime_tests::raw_http::{READ_TIMEOUT, Response, SseStream, post_realtime, request};
 use realtime_tests::server::TestServer;
 use serde_json::{Value, json};

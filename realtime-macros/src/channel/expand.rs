@@ -160,7 +160,7 @@ fn json_methods(name: &LitStr, krate: &TokenStream, vis: &Visibility) -> TokenSt
             rt: &#krate::Realtime,
             sender: &#krate::RequestAuth,
         ) -> ::core::result::Result<#krate::Delivery, #krate::SendError> {
-            #krate::__private::send_json(self, rt, #krate::default_for(sender))
+            #krate::__private::send_json(self, rt, #krate::filter::same_user_or_all(sender))
         }
 
         #[doc = #send_to_doc]
@@ -202,8 +202,8 @@ fn html_methods(name: &LitStr, krate: &TokenStream, vis: &Visibility) -> TokenSt
             &self,
             rt: &#krate::Realtime,
             sender: &#krate::RequestAuth,
-        ) -> ::core::result::Result<#krate::Captured, #krate::CaptureError> {
-            #krate::capture(self, rt, #krate::default_for(sender))
+        ) -> ::core::result::Result<#krate::capture::Captured, #krate::capture::CaptureError> {
+            #krate::capture::capture(self, rt, #krate::filter::same_user_or_all(sender))
         }
 
         #[doc = #capture_to_doc]
@@ -215,11 +215,11 @@ fn html_methods(name: &LitStr, krate: &TokenStream, vis: &Visibility) -> TokenSt
             &self,
             rt: &#krate::Realtime,
             filter: F,
-        ) -> ::core::result::Result<#krate::Captured, #krate::CaptureError>
+        ) -> ::core::result::Result<#krate::capture::Captured, #krate::capture::CaptureError>
         where
             F: ::core::ops::Fn(&#krate::ClientId, &#krate::Client) -> bool,
         {
-            #krate::capture(self, rt, filter)
+            #krate::capture::capture(self, rt, filter)
         }
     }
 }

@@ -43,7 +43,7 @@ pub(crate) fn expand(input: &PageInput) -> TokenStream {
     } else {
         quote! {
             let __realtime_filter: #krate::__private::PageFilter<'_> =
-                &#krate::default_for(__realtime_page.auth());
+                &#krate::filter::same_user_or_all(__realtime_page.auth());
         }
     };
 

@@ -8,10 +8,10 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::client::Client;
-use crate::client_id::ClientId;
-use crate::pace::Pace;
-use crate::subscription::Subscription;
+use crate::broker::client::Client;
+use crate::broker::pace::Pace;
+use crate::wire::client_id::ClientId;
+use crate::wire::subscription::Subscription;
 
 /// Subscribers by topic, so a send costs time in proportion to that topic's subscribers.
 pub(super) type Topics = HashMap<Arc<str>, Topic>;

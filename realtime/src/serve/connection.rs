@@ -13,8 +13,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
-use crate::abort::Abort;
-use crate::handoff::Handoff;
+use crate::http::handoff::Handoff;
+use crate::sync::Abort;
 
 pub(crate) struct Connection {
     stream: TcpStream,

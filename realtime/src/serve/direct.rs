@@ -16,8 +16,8 @@ use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use super::connection::Connection;
-use crate::outbox::MAX_BATCH;
-use crate::stream::EventStream;
+use crate::broker::outbox::MAX_BATCH;
+use crate::http::stream::EventStream;
 
 /// Serves `body` on `conn` with the response head `headers` (status 200) until the stream ends
 /// or the client leaves.

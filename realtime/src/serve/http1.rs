@@ -35,10 +35,10 @@ use hyper_util::rt::TokioIo;
 use tokio::io::AsyncWriteExt;
 use tower::ServiceExt;
 
-use super::accept::{Phase, ServeContext};
 use super::connection::Connection;
-use crate::handoff::{DirectStream, Handoff, Peer};
-use crate::stream::EventStream;
+use super::context::{Phase, ServeContext};
+use crate::http::handoff::{DirectStream, Handoff, Peer};
+use crate::http::stream::EventStream;
 
 /// A stream taken from hyper: the connection, the stream and the head the router answered.
 pub(super) type Taken = (Connection, EventStream, HeaderMap);

@@ -27,8 +27,10 @@
 
 mod accept;
 mod connection;
+mod context;
 mod direct;
 mod http1;
+mod limits;
 
 use std::future::{Future, IntoFuture};
 use std::io;
@@ -39,7 +41,7 @@ use axum::Router;
 use tokio::net::{TcpListener, TcpSocket};
 
 use crate::broker::Realtime;
-pub use crate::handoff::Peer;
+pub use crate::http::handoff::Peer;
 
 impl Realtime {
     /// Serves `router` on `listener` with what the realtime endpoint needs: the peer's address
@@ -49,9 +51,9 @@ impl Realtime {
     ///
     /// ```no_run
     /// # async fn run() -> std::io::Result<()> {
-    /// let rt = realtime::Realtime::new();
+    /// let rt = axum_realtime::Realtime::new();
     /// let app = rt.mount(axum::Router::new());
-    /// let listener = realtime::serve::bind("127.0.0.1:8090".parse().unwrap())?;
+    /// let listener = axum_realtime::serve::bind("127.0.0.1:8090".parse().unwrap())?;
     /// rt.serve(listener, app)
     ///     .with_graceful_shutdown(async { tokio::signal::ctrl_c().await.ok(); })
     ///     .await
@@ -109,7 +111,7 @@ impl IntoFuture for Serve {
             router,
             signal,
         } = self;
-        Box::pin(accept::ServeContext::new(rt, router).run(listener, signal))
+        Box::pin(context::ServeContext::new(rt, router).run(listener, signal))
     }
 }
 

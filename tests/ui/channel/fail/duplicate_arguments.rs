@@ -1,5 +1,5 @@
 // Every mistake is reported in one build.
-#[realtime::channel("chat", "news", crate = realtime, crate = realtime)]
+#[axum_realtime::channel("chat", "news", crate = realtime, crate = realtime)]
 struct ChatMsg {
     text: String,
 }

@@ -1,4 +1,4 @@
-#[realtime::channel("")]
+#[axum_realtime::channel("")]
 struct ChatMsg {
     text: String,
 }

@@ -1,4 +1,4 @@
-#[realtime::channel("chat")]
+#[axum_realtime::channel("chat")]
 struct ChatMsg<T> {
     body: T,
 }

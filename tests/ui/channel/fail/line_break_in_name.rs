@@ -1,4 +1,4 @@
-#[realtime::channel("chat\nevent:evil")]
+#[axum_realtime::channel("chat\nevent:evil")]
 struct ChatMsg {
     text: String,
 }

@@ -1,4 +1,4 @@
-#[realtime::channel(crate = realtime)]
+#[axum_realtime::channel(crate = realtime)]
 struct ChatMsg {
     text: String,
 }

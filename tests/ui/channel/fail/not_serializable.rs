@@ -1,6 +1,6 @@
 struct Timestamp(u64);
 
-#[realtime::channel("chat")]
+#[axum_realtime::channel("chat")]
 struct ChatMsg {
     text: String,
     at: Timestamp,

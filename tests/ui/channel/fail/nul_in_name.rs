@@ -1,4 +1,4 @@
-#[realtime::channel("chat\0")]
+#[axum_realtime::channel("chat\0")]
 struct ChatMsg {
     text: String,
 }

@@ -1,4 +1,4 @@
-#[realtime::channel("chat")]
+#[axum_realtime::channel("chat")]
 fn chat() {}
 
 fn main() {}

@@ -1,4 +1,4 @@
-#[realtime::channel("chat?options=1")]
+#[axum_realtime::channel("chat?options=1")]
 struct ChatMsg {
     text: String,
 }

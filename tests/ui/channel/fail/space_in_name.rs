@@ -1,4 +1,4 @@
-#[realtime::channel("chat room")]
+#[axum_realtime::channel("chat room")]
 struct ChatMsg {
     text: String,
 }

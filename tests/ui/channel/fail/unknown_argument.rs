@@ -1,4 +1,4 @@
-#[realtime::channel("chat", retry = 3)]
+#[axum_realtime::channel("chat", retry = 3)]
 struct ChatMsg {
     text: String,
 }

@@ -1,6 +1,6 @@
 struct Opaque;
 
 fn main() {
-    let rt = realtime::Realtime::new();
-    let _ = rt.send_to("chat", &Opaque, realtime::everyone);
+    let rt = axum_realtime::Realtime::new();
+    let _ = rt.send_to("chat", &Opaque, axum_realtime::everyone);
 }

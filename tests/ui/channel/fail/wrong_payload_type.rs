@@ -1,4 +1,4 @@
-use realtime::{Realtime, RequestAuth, channel};
+use axum_realtime::{Realtime, RequestAuth, channel};
 
 #[channel("chat")]
 struct ChatMsg {

@@ -1,6 +1,6 @@
 // An HTML channel: the template is the payload; `Template` comes from `realtime`, and askama is
 // not in this crate's manifest either.
-use realtime::{Realtime, RequestAuth, Template, channel};
+use axum_realtime::{Realtime, RequestAuth, Template, channel};
 
 #[channel("chat-html")]
 #[derive(Template)]
@@ -32,7 +32,7 @@ fn main() {
     let rt = Realtime::new();
     let captured = MessageHtml { text: "<b>".into() }.capture(&rt, &RequestAuth::guest()).unwrap();
     assert_eq!(captured.html, "<div class=\"message\">&#60;b&#62;</div>");
-    let captured = NewsHtml { headline: "up".into() }.capture_to(&rt, realtime::everyone).unwrap();
+    let captured = NewsHtml { headline: "up".into() }.capture_to(&rt, axum_realtime::everyone).unwrap();
     assert_eq!(captured.html, "<p>up</p>");
     let captured = RowsHtml { rows: [7] }.capture_to(&rt, |_, _| true).unwrap();
     assert_eq!(captured.html, "<tr><td>7</td></tr>");

@@ -1,11 +1,11 @@
 // Channels can be declared inside a function body.
 fn main() {
-    #[realtime::channel("local")]
+    #[axum_realtime::channel("local")]
     struct Local {
         n: u32,
     }
 
-    let rt = realtime::Realtime::new();
-    let _ = Local { n: 1 }.send_to(&rt, realtime::everyone).unwrap();
-    assert!(realtime::channels().any(|c| c.name == "local"));
+    let rt = axum_realtime::Realtime::new();
+    let _ = Local { n: 1 }.send_to(&rt, axum_realtime::everyone).unwrap();
+    assert!(axum_realtime::channel::channels().any(|c| c.name == "local"));
 }

@@ -1,6 +1,6 @@
 // A JSON channel: the struct derives `Serialize` through `realtime`; this crate's manifest has
 // no serde. Sends take the default filter, a closure, or a named function.
-use realtime::{Client, ClientId, Realtime, RequestAuth, channel};
+use axum_realtime::{Client, ClientId, Realtime, RequestAuth, channel};
 
 #[channel("chat")]
 pub struct ChatMsg {
@@ -23,10 +23,10 @@ fn main() {
     let msg = ChatMsg { user: "ann".into(), text: "hi".into() };
     let sent = msg.send(&rt, &RequestAuth::guest()).unwrap();
     assert_eq!(sent.reached, 0);
-    let _ = msg.send_to(&rt, realtime::everyone).unwrap();
+    let _ = msg.send_to(&rt, axum_realtime::everyone).unwrap();
     let _ = msg.send_to(&rt, in_room).unwrap();
     let _ = msg.send_to(&rt, |_, client| client.has_subscription("news")).unwrap();
     let _ = Status::Online { user: "ann".into() }.send(&rt, &RequestAuth::guest()).unwrap();
-    let _ = Status::Offline.send_to(&rt, realtime::everyone).unwrap();
-    assert_eq!(<ChatMsg as realtime::Channel>::NAME, "chat");
+    let _ = Status::Offline.send_to(&rt, axum_realtime::everyone).unwrap();
+    assert_eq!(<ChatMsg as axum_realtime::Channel>::NAME, "chat");
 }

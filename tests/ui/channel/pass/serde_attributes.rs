@@ -1,5 +1,5 @@
 // serde's attributes work on a payload: renames, skips, custom serializers.
-#[realtime::channel("presence")]
+#[axum_realtime::channel("presence")]
 #[serde(rename_all = "camelCase", tag = "kind")]
 enum Presence {
     UserJoined { user_name: String },
@@ -11,9 +11,9 @@ enum Presence {
 }
 
 fn main() {
-    let rt = realtime::Realtime::new();
+    let rt = axum_realtime::Realtime::new();
     let joined = Presence::UserJoined { user_name: "ann".into() };
-    let _ = joined.send_to(&rt, realtime::everyone).unwrap();
+    let _ = joined.send_to(&rt, axum_realtime::everyone).unwrap();
     let left = Presence::UserLeft { user_name: "ann".into(), internal: std::cell::Cell::new(0) };
-    let _ = left.send_to(&rt, realtime::everyone).unwrap();
+    let _ = left.send_to(&rt, axum_realtime::everyone).unwrap();
 }

@@ -1,10 +1,10 @@
-#[realtime::channel("chat")]
+#[axum_realtime::channel("chat")]
 #[template(source = "{{ text }}", ext = "html")]
 struct MessageHtml {
     text: String,
 }
 
-#[realtime::realtime_page(filter = realtime::everyone, filter = realtime::everyone)]
+#[axum_realtime::realtime_page(filter = axum_realtime::everyone, filter = axum_realtime::everyone)]
 async fn post_chat(body: String) -> MessageHtml {
     MessageHtml { text: body }
 }

@@ -1,6 +1,6 @@
-use realtime::{Client, ClientId};
+use axum_realtime::{Client, ClientId};
 
-#[realtime::channel("chat")]
+#[axum_realtime::channel("chat")]
 #[template(source = "{{ text }}", ext = "html")]
 struct MessageHtml {
     text: String,
@@ -10,7 +10,7 @@ fn room(_id: &ClientId, client: &Client) -> Option<String> {
     client.get("roomId")
 }
 
-#[realtime::realtime_page(filter = room)]
+#[axum_realtime::realtime_page(filter = room)]
 async fn post_chat(body: String) -> MessageHtml {
     MessageHtml { text: body }
 }

@@ -1,4 +1,4 @@
-#[realtime::realtime_page]
+#[axum_realtime::realtime_page]
 async fn post_chat(body: String) {
     let _ = body;
 }

@@ -1,9 +1,9 @@
-#[realtime::channel("chat")]
+#[axum_realtime::channel("chat")]
 struct ChatMsg {
     text: String,
 }
 
-#[realtime::realtime_page]
+#[axum_realtime::realtime_page]
 async fn post_chat(body: String) -> ChatMsg {
     ChatMsg { text: body }
 }

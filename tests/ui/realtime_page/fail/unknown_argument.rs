@@ -1,10 +1,10 @@
-#[realtime::channel("chat")]
+#[axum_realtime::channel("chat")]
 #[template(source = "{{ text }}", ext = "html")]
 struct MessageHtml {
     text: String,
 }
 
-#[realtime::realtime_page(channel = "chat")]
+#[axum_realtime::realtime_page(channel = "chat")]
 async fn post_chat(body: String) -> MessageHtml {
     MessageHtml { text: body }
 }

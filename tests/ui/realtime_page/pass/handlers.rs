@@ -4,7 +4,7 @@ use axum::Router;
 use axum::extract::Form;
 use axum::http::StatusCode;
 use axum::routing::post;
-use realtime::{Client, ClientId, Realtime, channel, realtime_page};
+use axum_realtime::{Client, ClientId, Realtime, channel, realtime_page};
 
 #[channel("chat")]
 #[template(source = "<div>{{ text }}</div>", ext = "html")]

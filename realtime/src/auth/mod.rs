@@ -1,6 +1,18 @@
 //! Who a request or a client is: auth records, and the authenticator that makes them from
 //! tokens.
 
+pub(crate) mod cookie;
+#[cfg(feature = "jwt")]
+mod jwt;
+
+pub use cookie::{DEFAULT_COOKIE, is_same_origin};
+#[cfg(feature = "jwt")]
+pub use jwt::{JwtAuth, MintError};
+
+/// The key under which a client's auth record is stored in its store, as in PocketBase:
+/// `client.get::<AuthRecord>(AUTH_KEY)`.
+pub const AUTH_KEY: &str = "auth";
+
 use std::sync::Arc;
 
 use http::HeaderMap;
@@ -129,7 +141,7 @@ impl AuthRecord {
 /// Turns a request's token into an auth record.
 ///
 /// It runs on every realtime `POST` and every request whose auth a handler asks for, so it
-/// should verify a self-contained token (a signature, as [`JwtAuth`](crate::JwtAuth) does)
+/// should verify a self-contained token (a signature, as [`JwtAuth`] does)
 /// rather than wait on a database. An invalid or expired token is `None`: the request is a
 /// guest, never an error, as in PocketBase.
 ///

@@ -21,8 +21,8 @@ use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, Error, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use crate::api_error::{ApiError, field_error, out_of_range, too_long};
-use crate::frame;
+use crate::wire::api_error::{ApiError, field_error, out_of_range, too_long};
+use crate::wire::frame;
 
 #[cfg(test)]
 mod tests;

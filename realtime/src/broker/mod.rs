@@ -4,25 +4,30 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use bytes::Bytes;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::abort::Abort;
+use crate::auth::cookie;
 use crate::auth::{self, Authenticator, RequestAuth};
-use crate::client::Client;
-use crate::client_id::ClientId;
-use crate::config::{Builder, Config, Hooks};
-use crate::cookie;
-use crate::error::{Delivery, SendError};
-use crate::filter;
-use crate::frame;
-use crate::outbox::Push;
-use crate::subscription::Subscription;
+use crate::broker::builder::{Builder, Config, Hooks};
+use crate::broker::client::Client;
+use crate::broker::delivery::{Delivery, SendError};
+use crate::broker::outbox::Push;
+use crate::sync::{Abort, lock};
+use crate::wire::client_id::ClientId;
+use crate::wire::frame;
+use crate::wire::subscription::Subscription;
 
+pub(crate) mod builder;
+pub(crate) mod client;
+pub(crate) mod delivery;
+pub mod filter;
 mod index;
+pub(crate) mod outbox;
+mod pace;
 
 use index::{Grouped, Keys, Topic, Topics};
 
@@ -54,10 +59,6 @@ pub(crate) struct Shared {
     sequence: AtomicU64,
     /// Response bodies alive: a stream outlives its registration while its connection drains.
     pub(crate) open_streams: AtomicUsize,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Default for Realtime {
@@ -103,7 +104,7 @@ impl Realtime {
         Arc::clone(&self.shared)
     }
 
-    /// Sends `payload`, JSON-encoded, to the subscribers of `topic` that the seed's default
+    /// Sends `payload`, JSON-encoded, to the subscribers of `topic` that the default
     /// filter lets through: when `sender` is authenticated, only clients authenticated as the
     /// same user; when `sender` is a guest, every subscriber.
     ///
@@ -116,7 +117,7 @@ impl Realtime {
         payload: &T,
         sender: &RequestAuth,
     ) -> Result<Delivery, SendError> {
-        self.send_to(topic, payload, filter::default_for(sender))
+        self.send_to(topic, payload, filter::same_user_or_all(sender))
     }
 
     /// Sends `payload`, JSON-encoded, to the subscribers of `topic` that `filter` accepts.

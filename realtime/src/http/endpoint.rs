@@ -14,13 +14,13 @@ use http::header::{CACHE_CONTROL, CONTENT_TYPE, EXPECT, UPGRADE};
 use http::{HeaderValue, StatusCode};
 use http_body::Body as _;
 
-use crate::api_error::ApiError;
+use crate::auth::AUTH_KEY;
 use crate::broker::Realtime;
-use crate::client::AUTH_KEY;
-use crate::handoff::{DirectStream, Peer};
-use crate::stream::EventStream;
-use crate::subscribe_request::SubscribeRequest;
-use crate::subscription::Subscription;
+use crate::http::handoff::{DirectStream, Peer};
+use crate::http::stream::EventStream;
+use crate::wire::api_error::ApiError;
+use crate::wire::subscribe_request::SubscribeRequest;
+use crate::wire::subscription::Subscription;
 
 /// The path of the realtime endpoint, fixed by the PocketBase clients.
 pub const PATH: &str = "/api/realtime";
@@ -35,7 +35,7 @@ pub const PATH: &str = "/api/realtime";
 /// `sse-disconnected`, attribute `data-sse-state`).
 pub const HTMX_EXTENSION_PATH: &str = "/_realtime/pocketbase-sse.js";
 
-const HTMX_EXTENSION: &str = include_str!("../assets/pocketbase-sse.js");
+const HTMX_EXTENSION: &str = include_str!("../../assets/pocketbase-sse.js");
 
 impl Realtime {
     /// Mounts `GET` and `POST /api/realtime` and the HTMX extension
@@ -44,7 +44,7 @@ impl Realtime {
     ///
     /// ```
     /// use axum::{Router, routing::get};
-    /// use realtime::Realtime;
+    /// use axum_realtime::Realtime;
     ///
     /// let rt = Realtime::new();
     /// let app: Router = rt.mount(Router::new().route("/", get(|| async { "hello" })));

@@ -4,10 +4,10 @@ use std::time::Duration;
 
 use crate::auth::{Authenticator, Guests};
 use crate::broker::Realtime;
+use crate::broker::client::Client;
+use crate::broker::outbox;
 use crate::channel::DuplicateChannel;
-use crate::client::Client;
-use crate::outbox;
-use crate::subscription::Subscription;
+use crate::wire::subscription::Subscription;
 
 pub(crate) type ClientHook = Box<dyn Fn(&Client) + Send + Sync>;
 pub(crate) type SubscribeHook = Box<dyn Fn(&Client, &Subscription) + Send + Sync>;
@@ -79,7 +79,7 @@ impl Default for Config {
             queue_bytes: DEFAULT_QUEUE_BYTES,
             max_write_delay: Duration::from_millis(40),
             check_remote_ip: true,
-            auth_cookie: crate::cookie::DEFAULT_COOKIE.to_owned(),
+            auth_cookie: crate::auth::cookie::DEFAULT_COOKIE.to_owned(),
             secure_cookie: false,
             serve: ServeLimits::default(),
         }
@@ -114,7 +114,7 @@ pub(crate) struct Hooks {
 ///
 /// ```
 /// use std::time::Duration;
-/// use realtime::{JwtAuth, Realtime};
+/// use axum_realtime::{JwtAuth, Realtime};
 ///
 /// let rt = Realtime::builder()
 ///     .authenticator(JwtAuth::new(b"a secret of at least 32 bytes!!!"))

@@ -11,10 +11,10 @@ use http_body::{Body, Frame, SizeHint};
 use tokio::time::{Instant, Interval, MissedTickBehavior, Sleep};
 
 use crate::broker::Shared;
-use crate::client::Client;
-use crate::config::Config;
-use crate::frame;
-use crate::outbox::{Drain, MAX_BATCH};
+use crate::broker::builder::Config;
+use crate::broker::client::Client;
+use crate::broker::outbox::{Drain, MAX_BATCH};
+use crate::wire::frame;
 
 /// Streams one client's outbox. Dropping it (the peer went away, or the stream ended)
 /// unregisters the client.

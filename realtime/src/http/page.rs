@@ -7,11 +7,11 @@ use http::request::Parts;
 
 use crate::auth::RequestAuth;
 use crate::broker::Realtime;
-use crate::capture::capture;
+use crate::broker::client::Client;
 use crate::channel::HtmlChannel;
-use crate::client::Client;
-use crate::client_id::ClientId;
-use crate::extract::NotMounted;
+use crate::http::capture::capture;
+use crate::http::extract::NotMounted;
+use crate::wire::client_id::ClientId;
 
 /// The broker and the requester's auth, extracted for a `#[realtime_page]` handler.
 #[derive(Debug, Clone)]
@@ -53,7 +53,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PageContext {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not the template of a realtime channel",
     label = "a `#[realtime_page]` handler must return the template it broadcasts",
-    note = "put `#[realtime::channel(\"name\")]` and `#[derive(Template)]` on the template struct; `Result<Template, E: IntoResponse>` works too"
+    note = "put `#[axum_realtime::channel(\"name\")]` and `#[derive(Template)]` on the template struct; `Result<Template, E: IntoResponse>` works too"
 )]
 pub trait PageOutput {
     /// Broadcasts the page to the subscribers `filter` accepts and answers the requester.

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use http::HeaderMap;
 
-use crate::abort::Abort;
-use crate::stream::EventStream;
+use crate::http::stream::EventStream;
+use crate::sync::Abort;
 
 /// What the realtime endpoint learns about the peer of a connection served by
 /// [`Realtime::serve`](crate::Realtime::serve). Requests carry it as

@@ -6,10 +6,10 @@ use axum::response::{Html, IntoResponse, Response};
 use http::StatusCode;
 
 use crate::broker::Realtime;
+use crate::broker::client::Client;
+use crate::broker::delivery::{Delivery, SendError};
 use crate::channel::HtmlChannel;
-use crate::client::Client;
-use crate::client_id::ClientId;
-use crate::error::{Delivery, SendError};
+use crate::wire::client_id::ClientId;
 
 /// A captured page: the HTML that was broadcast, and what the broadcast did. As a response it
 /// is that HTML, so the requester gets exactly what the subscribers got.

@@ -1,21 +1,22 @@
 //! Filters: which subscribers of a topic receive a message.
 //!
-//! A filter is any `Fn(&ClientId, &Client) -> bool`, as in the seed's
+//! A filter is any `Fn(&ClientId, &Client) -> bool`, as in the PocketBase plugin's
 //! `(clientId, client) => boolean`. A recipient must also be subscribed to the topic.
 
 use crate::auth::RequestAuth;
-use crate::client::Client;
-use crate::client_id::ClientId;
+use crate::broker::client::Client;
+use crate::wire::client_id::ClientId;
 
-/// The filter that accepts every subscriber: `rt.send_to("chat", &msg, realtime::everyone)`.
+/// The filter that accepts every subscriber: `rt.send_to("chat", &msg, axum_realtime::everyone)`.
 #[must_use]
 pub fn everyone(_id: &ClientId, _client: &Client) -> bool {
     true
 }
 
-/// The seed's default filter: when the sender is authenticated, only clients authenticated as
-/// the same user (all of that user's tabs); when the sender is a guest, everyone.
-pub fn default_for(sender: &RequestAuth) -> impl Fn(&ClientId, &Client) -> bool + '_ {
+/// The filter [`Realtime::send`](crate::Realtime::send) uses: when the sender is
+/// authenticated, only clients authenticated as the same user (all of that user's tabs); when
+/// the sender is a guest, every subscriber.
+pub fn same_user_or_all(sender: &RequestAuth) -> impl Fn(&ClientId, &Client) -> bool + '_ {
     move |_id, client| {
         sender
             .record()
@@ -26,11 +27,11 @@ pub fn default_for(sender: &RequestAuth) -> impl Fn(&ClientId, &Client) -> bool 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::AUTH_KEY;
     use crate::auth::AuthRecord;
-    use crate::client::AUTH_KEY;
 
     #[test]
-    fn default_filter_follows_the_seed() {
+    fn the_default_filter_reaches_the_senders_user_or_everyone() {
         let ann = Client::detached();
         ann.set(AUTH_KEY, AuthRecord::new("ann"));
         let bob = Client::detached();
@@ -38,13 +39,13 @@ mod tests {
         let guest = Client::detached();
 
         let as_ann = RequestAuth::user(AuthRecord::new("ann"));
-        let filter = default_for(&as_ann);
+        let filter = same_user_or_all(&as_ann);
         assert!(filter(ann.id(), &ann));
         assert!(!filter(bob.id(), &bob));
         assert!(!filter(guest.id(), &guest));
 
         let as_guest = RequestAuth::guest();
-        let filter = default_for(&as_guest);
+        let filter = same_user_or_all(&as_guest);
         assert!([&ann, &bob, &guest].iter().all(|c| filter(c.id(), c)));
     }
 }

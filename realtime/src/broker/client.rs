@@ -4,22 +4,19 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::abort::Abort;
-use crate::auth::AuthRecord;
+use crate::auth::{AUTH_KEY, AuthRecord};
 use crate::broker::Shared;
-use crate::client_id::ClientId;
-use crate::error::SendError;
-use crate::frame;
-use crate::outbox::{self, Outbox, Push};
-use crate::subscription::Subscription;
-
-/// The key under which a client's auth record is stored, as in PocketBase.
-pub const AUTH_KEY: &str = "auth";
+use crate::broker::delivery::SendError;
+use crate::broker::outbox::{self, Outbox, Push};
+use crate::sync::{Abort, lock};
+use crate::wire::client_id::ClientId;
+use crate::wire::frame;
+use crate::wire::subscription::Subscription;
 
 type Value = Arc<dyn Any + Send + Sync>;
 
@@ -44,10 +41,6 @@ pub(crate) struct ClientState {
     /// Aborts the connection itself, when it was accepted by [`crate::serve`].
     abort: Option<Abort>,
     broker: Weak<Shared>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Client {
@@ -97,7 +90,7 @@ impl Client {
     /// A value stored on the client, if there is one of type `T` under `key`.
     ///
     /// ```
-    /// # let client = realtime::Client::detached();
+    /// # let client = axum_realtime::Client::detached();
     /// client.set("roomId", String::from("123"));
     /// assert_eq!(client.get::<String>("roomId").as_deref(), Some("123"));
     /// assert_eq!(client.get::<u32>("roomId"), None);
@@ -128,7 +121,7 @@ impl Client {
     }
 
     /// The auth record bound to the client by its `POST /api/realtime`, `None` for a guest.
-    /// The same record is stored under [`AUTH_KEY`], so `client.get::<AuthRecord>("auth")`
+    /// The same record is stored under [`AUTH_KEY`](crate::auth::AUTH_KEY), so `client.get::<AuthRecord>("auth")`
     /// works too.
     #[must_use]
     pub fn auth(&self) -> Option<AuthRecord> {

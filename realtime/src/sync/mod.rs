@@ -1,0 +1,15 @@
+//! Locking and waking with no knowledge of the rest of the crate.
+//!
+//! Locks are poison-free: a panic elsewhere (in a user's filter or hook, say) must not turn
+//! every later send into a panic, and the state they guard stays consistent at every unlock.
+
+mod abort;
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+pub(crate) use abort::Abort;
+
+/// Locks `mutex`, whether or not a thread panicked while holding it.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}

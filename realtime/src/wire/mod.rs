@@ -1,0 +1,9 @@
+//! PocketBase's realtime protocol as bytes: event frames, client ids, subscription keys and
+//! their options, the subscription request body, and the error bodies. Nothing here knows
+//! about clients, topics or connections.
+
+pub(crate) mod api_error;
+pub(crate) mod client_id;
+pub(crate) mod frame;
+pub(crate) mod subscribe_request;
+pub(crate) mod subscription;
