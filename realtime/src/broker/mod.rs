@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -59,6 +59,28 @@ pub(crate) struct Shared {
     sequence: AtomicU64,
     /// Response bodies alive: a stream outlives its registration while its connection drains.
     pub(crate) open_streams: AtomicUsize,
+}
+
+/// A stream's registration: its client stays registered, and counted in
+/// [`Realtime::open_streams`], until this is dropped (the stream ended or its peer left).
+pub(crate) struct Connected {
+    client: Client,
+    broker: Weak<Shared>,
+}
+
+impl Connected {
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl Drop for Connected {
+    fn drop(&mut self) {
+        if let Some(broker) = self.broker.upgrade() {
+            broker.unregister(&self.client);
+            broker.open_streams.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
 }
 
 impl Default for Realtime {
@@ -265,12 +287,13 @@ impl Shared {
         self.topics.write().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Registers a new client whose stream is about to open, with its `PB_CONNECT` queued.
+    /// Opens a stream's registration: a new client, with its `PB_CONNECT` queued, registered
+    /// until the returned guard is dropped. The one way a stream opens, on either path.
     pub(crate) fn connect(
         self: &Arc<Self>,
         remote_ip: Option<IpAddr>,
         abort: Option<Abort>,
-    ) -> Client {
+    ) -> Connected {
         self.reap();
         let client = Client::new(
             remote_ip,
@@ -283,7 +306,11 @@ impl Shared {
         }
         client.push(frame::connect(client.id().as_str()));
         lock(self.shard(client.id().as_str())).insert(client.id().clone(), client.clone());
-        client
+        self.open_streams.fetch_add(1, Ordering::Relaxed);
+        Connected {
+            client,
+            broker: Arc::downgrade(self),
+        }
     }
 
     pub(crate) fn find(&self, id: &str) -> Option<Client> {

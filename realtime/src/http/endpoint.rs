@@ -2,7 +2,6 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use axum::Extension;
 use axum::Router;
@@ -112,9 +111,9 @@ fn open_stream(rt: &Realtime, request: &Request) -> Response {
         .extensions()
         .get::<ConnectInfo<Peer>>()
         .map(|info| info.0.abort.clone());
-    let client = shared.connect(remote_addr(request).map(|addr| addr.ip()), abort);
-    tracing::debug!(client = %client.id(), "realtime stream opened");
-    let body = EventStream::new(client, Arc::downgrade(&shared), &shared.config);
+    let registration = shared.connect(remote_addr(request).map(|addr| addr.ip()), abort);
+    tracing::debug!(client = %registration.client().id(), "realtime stream opened");
+    let body = EventStream::new(registration, &shared.config);
     // Where the connection can write the stream itself, it takes the stream once the
     // application's layers have answered; the response then carries only the head.
     let mut response = match request.extensions().get::<DirectStream>() {

@@ -2,30 +2,26 @@
 
 use std::convert::Infallible;
 use std::pin::Pin;
-use std::sync::Weak;
-use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use tokio::time::{Instant, Interval, MissedTickBehavior, Sleep};
 
-use crate::broker::Shared;
+use crate::broker::Connected;
 use crate::broker::builder::Config;
-use crate::broker::client::Client;
 use crate::broker::outbox::{Drain, MAX_BATCH};
 use crate::wire::frame;
 
 /// Streams one client's outbox. Dropping it (the peer went away, or the stream ended)
-/// unregisters the client.
+/// drops its registration, which unregisters the client.
 ///
 /// Timers are never reset per frame (that costs a timer update and a clock read on every
 /// delivery): a frame only sets flags, which the timers read when they fire. A heartbeat thus
 /// comes one to two intervals after the last message, and the idle timeout ends a stream one
 /// to two timeouts after it.
 pub(crate) struct EventStream {
-    client: Client,
-    broker: Weak<Shared>,
+    registration: Connected,
     heartbeat: Option<Interval>,
     /// A frame was written since the last heartbeat tick.
     wrote_since_tick: bool,
@@ -38,10 +34,7 @@ pub(crate) struct EventStream {
 }
 
 impl EventStream {
-    pub(crate) fn new(client: Client, broker: Weak<Shared>, config: &Config) -> Self {
-        if let Some(broker) = broker.upgrade() {
-            broker.open_streams.fetch_add(1, Ordering::Relaxed);
-        }
+    pub(crate) fn new(registration: Connected, config: &Config) -> Self {
         let now = Instant::now();
         let heartbeat = config.heartbeat.map(|every| {
             let mut interval = tokio::time::interval_at(now + every, every);
@@ -49,8 +42,7 @@ impl EventStream {
             interval
         });
         Self {
-            client,
-            broker,
+            registration,
             heartbeat,
             wrote_since_tick: false,
             wrote_since_idle_check: false,
@@ -74,7 +66,13 @@ impl EventStream {
         let mut respect_holds = true;
         loop {
             let now = || respect_holds.then(Instant::now);
-            match self.client.state().outbox.poll_drain(cx, out, now) {
+            match self
+                .registration
+                .client()
+                .state()
+                .outbox
+                .poll_drain(cx, out, now)
+            {
                 Drain::Frames(n) => {
                     self.wrote_since_tick = true;
                     self.wrote_since_idle_check = true;
@@ -110,7 +108,7 @@ impl EventStream {
             }
         }
         if expired {
-            self.client.disconnect();
+            self.registration.client().disconnect();
             return Poll::Ready(None);
         }
         if let Some(heartbeat) = &mut self.heartbeat {
@@ -154,14 +152,5 @@ impl Body for EventStream {
 
     fn size_hint(&self) -> SizeHint {
         SizeHint::default()
-    }
-}
-
-impl Drop for EventStream {
-    fn drop(&mut self) {
-        if let Some(broker) = self.broker.upgrade() {
-            broker.unregister(&self.client);
-            broker.open_streams.fetch_sub(1, Ordering::Relaxed);
-        }
     }
 }
