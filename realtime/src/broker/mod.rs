@@ -1,21 +1,18 @@
-//! The broker: the registry of connected clients, the topic index, and fan-out.
+//! The broker: the handle applications hold, and what it shares: the connected clients, the
+//! topic index, and the settings.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 
-use bytes::Bytes;
 use serde::Serialize;
-use tokio::time::Instant;
 
-use crate::auth::cookie;
-use crate::auth::{self, Authenticator, RequestAuth};
+use crate::auth::{Authenticator, RequestAuth};
 use crate::broker::builder::{Builder, Config, Hooks};
 use crate::broker::client::Client;
 use crate::broker::delivery::{Delivery, SendError};
-use crate::broker::outbox::Push;
 use crate::sync::{Abort, lock};
 use crate::wire::client_id::ClientId;
 use crate::wire::frame;
@@ -24,14 +21,16 @@ use crate::wire::subscription::Subscription;
 pub(crate) mod builder;
 pub(crate) mod client;
 pub(crate) mod delivery;
+mod fan_out;
 pub mod filter;
 mod index;
 pub(crate) mod outbox;
 mod pace;
+mod registry;
+mod request_auth;
 
-use index::{Grouped, Keys, Topic, Topics};
-
-const SHARDS: usize = 16;
+use index::{Grouped, Topics};
+use registry::Registry;
 
 /// The realtime broker: one per application, shared by every handler and task.
 ///
@@ -47,9 +46,7 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     authenticator: Box<dyn Authenticator>,
     hooks: Hooks,
-    /// Clients by id, in shards so that connects and disconnects of unrelated clients do not
-    /// queue on one lock.
-    registry: Box<[Mutex<HashMap<ClientId, Client>>]>,
+    registry: Registry,
     /// Subscribers by topic. Subscribes and disconnects lock it for writing: sends hold it
     /// only to find their recipients and queue the shared plain frame.
     topics: RwLock<Topics>,
@@ -108,7 +105,7 @@ impl Realtime {
                 config: builder.config,
                 authenticator: builder.authenticator,
                 hooks: builder.hooks,
-                registry: (0..SHARDS).map(|_| Mutex::default()).collect(),
+                registry: Registry::new(),
                 topics: RwLock::default(),
                 overflowed: Mutex::default(),
                 epoch,
@@ -176,11 +173,7 @@ impl Realtime {
     /// Every connected client.
     #[must_use]
     pub fn clients(&self) -> Vec<Client> {
-        self.shared
-            .registry
-            .iter()
-            .flat_map(|shard| lock(shard).values().cloned().collect::<Vec<_>>())
-            .collect()
+        self.shared.registry.all()
     }
 
     /// How many event streams are still open, registered or not: a client cut off for falling
@@ -193,11 +186,7 @@ impl Realtime {
     /// How many clients are connected.
     #[must_use]
     pub fn client_count(&self) -> usize {
-        self.shared
-            .registry
-            .iter()
-            .map(|shard| lock(shard).len())
-            .sum()
+        self.shared.registry.len()
     }
 
     /// The clients subscribed to `topic`, under any key.
@@ -240,45 +229,9 @@ impl Realtime {
         }
         clients.len()
     }
-
-    /// The auth of a request: the token in its `Authorization` header (raw or `Bearer`), or
-    /// else, on a same-origin request, in the auth cookie. A missing, invalid or expired token
-    /// is a guest.
-    #[must_use]
-    pub fn authenticate(&self, request: &http::request::Parts) -> RequestAuth {
-        let config = &self.shared.config;
-        auth::token_from_headers(&request.headers)
-            .or_else(|| cookie::token(&request.headers, &request.method, &config.auth_cookie))
-            .and_then(|token| self.shared.authenticator.authenticate(token))
-            .into()
-    }
-
-    /// A `Set-Cookie` value that logs the browser in with `token` (minted by your
-    /// authenticator, e.g. [`JwtAuth::mint`](crate::JwtAuth::mint)) for `max_age`:
-    /// `HttpOnly`, `SameSite=Strict`, `Path=/`.
-    #[must_use]
-    pub fn auth_cookie(&self, token: &str, max_age: std::time::Duration) -> http::HeaderValue {
-        let config = &self.shared.config;
-        cookie::set(&config.auth_cookie, token, max_age, config.secure_cookie)
-    }
-
-    /// A `Set-Cookie` value that logs the browser out.
-    #[must_use]
-    pub fn clear_auth_cookie(&self) -> http::HeaderValue {
-        let config = &self.shared.config;
-        cookie::clear(&config.auth_cookie, config.secure_cookie)
-    }
 }
 
 impl Shared {
-    fn shard(&self, id: &str) -> &Mutex<HashMap<ClientId, Client>> {
-        let hash = id
-            .bytes()
-            .take(8)
-            .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b.into()));
-        &self.registry[hash % SHARDS]
-    }
-
     fn read_topics(&self) -> RwLockReadGuard<'_, Topics> {
         self.topics.read().unwrap_or_else(PoisonError::into_inner)
     }
@@ -305,7 +258,7 @@ impl Shared {
             hook(&client);
         }
         client.push(frame::connect(client.id().as_str()));
-        lock(self.shard(client.id().as_str())).insert(client.id().clone(), client.clone());
+        self.registry.insert(&client);
         self.open_streams.fetch_add(1, Ordering::Relaxed);
         Connected {
             client,
@@ -314,7 +267,7 @@ impl Shared {
     }
 
     pub(crate) fn find(&self, id: &str) -> Option<Client> {
-        lock(self.shard(id)).get(id).cloned()
+        self.registry.find(id)
     }
 
     /// Removes a client from the index and the registry; runs the disconnect hook the first
@@ -333,14 +286,7 @@ impl Shared {
         };
         // Freed after the lock: a thousand long keys take a while to drop.
         drop(old);
-        let removed = {
-            let mut shard = lock(self.shard(client.id().as_str()));
-            match shard.get(client.id()) {
-                Some(found) if found.ptr_eq(client) => shard.remove(client.id()),
-                _ => None,
-            }
-        };
-        if removed.is_some()
+        if self.registry.remove(client)
             && let Some(hook) = &self.hooks.on_disconnect
         {
             hook(client);
@@ -379,115 +325,6 @@ impl Shared {
         };
         drop(old);
         true
-    }
-
-    fn next_message_id(&self) -> String {
-        let seq = self.sequence.fetch_add(1, Ordering::Relaxed) + 1;
-        format!("{}-{seq}", self.epoch)
-    }
-
-    /// Queues one send for the subscribers of `topic` that `filter` accepts.
-    ///
-    /// Under the index's read lock, it runs the filter and queues the plain key's frame, one
-    /// for all; clients with keys with options are only noted. Their frames are built after
-    /// the lock is released, once per distinct key per send and found by the key's address, so
-    /// a send to thousands of such keys keeps no subscribe or disconnect waiting. A single
-    /// publisher's sends still arrive in order under every key: each is queued whole before
-    /// `send_to` returns.
-    fn fan_out<F>(&self, topic: &str, data: &[u8], filter: F) -> Delivery
-    where
-        F: Fn(&ClientId, &Client) -> bool,
-    {
-        let mut delivery = Delivery::default();
-        let mut overflowed = Vec::new();
-        // Clients with keys with options, their keys, and whether the plain frame reached them.
-        let mut keyed: Vec<(Client, Keys, bool)> = Vec::new();
-        let (id, hold) = {
-            let topics = self.read_topics();
-            let Some(Topic {
-                subscribers, pace, ..
-            }) = topics.get(topic)
-            else {
-                return delivery;
-            };
-            let hold = pace.record(Instant::now(), self.config.max_write_delay);
-            let id = self.next_message_id();
-            let plain = frame::event(&id, topic, data);
-            for (client_id, subscriber) in subscribers {
-                if !filter(client_id, &subscriber.client) {
-                    continue;
-                }
-                let mut queued = false;
-                if subscriber.plain {
-                    match subscriber.client.state().outbox.push(plain.clone(), hold) {
-                        Push::Queued => queued = true,
-                        Push::Closed => continue,
-                        Push::Overflowed => {
-                            overflowed.push(subscriber.client.clone());
-                            continue;
-                        }
-                    }
-                }
-                match &subscriber.keyed {
-                    Some(keys) => keyed.push((subscriber.client.clone(), Arc::clone(keys), queued)),
-                    None => delivery.reached += usize::from(queued),
-                }
-            }
-            (id, hold)
-        };
-        let mut frames: HashMap<usize, Bytes> = HashMap::new();
-        for (client, keys, mut queued) in keyed {
-            for key in keys.iter() {
-                let frame = frames
-                    .entry(index::identity(key))
-                    .or_insert_with(|| frame::event(&id, key, data));
-                match client.state().outbox.push(frame.clone(), hold) {
-                    Push::Queued => queued = true,
-                    Push::Closed => break,
-                    Push::Overflowed => {
-                        overflowed.push(client.clone());
-                        break;
-                    }
-                }
-            }
-            delivery.reached += usize::from(queued);
-        }
-        delivery.dropped = overflowed.len();
-        for client in &overflowed {
-            tracing::warn!(client = %client.id(), topic, "queue full; disconnecting slow client");
-            self.drop_slow(client);
-        }
-        self.reap();
-        delivery
-    }
-
-    /// Queues a client whose queue overflowed outside a fan-out for removal.
-    pub(crate) fn overflowed(&self, client: Client) {
-        lock(&self.overflowed).push(client);
-        self.reap();
-    }
-
-    /// Unregisters overflowed clients, unless the topic index is busy (this may run inside a
-    /// filter); the next send or connect does it then.
-    fn reap(&self) {
-        let pending = std::mem::take(&mut *lock(&self.overflowed));
-        if pending.is_empty() {
-            return;
-        }
-        if self.topics.try_write().is_err() {
-            lock(&self.overflowed).extend(pending);
-            return;
-        }
-        for client in &pending {
-            self.drop_slow(client);
-        }
-    }
-
-    /// Unregisters a client whose queue overflowed and cuts its connection, which is likely
-    /// too clogged to notice the end of its stream.
-    fn drop_slow(&self, client: &Client) {
-        self.unregister(client);
-        client.abort_connection();
     }
 }
 

@@ -1,0 +1,128 @@
+//! Fan-out: one send framed once and queued for every subscriber its filter accepts, and the
+//! removal of clients whose queue overflowed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use super::index::{self, Keys, Topic};
+use super::{Shared, lock};
+use crate::broker::client::Client;
+use crate::broker::delivery::Delivery;
+use crate::broker::outbox::Push;
+use crate::wire::client_id::ClientId;
+use crate::wire::frame;
+
+impl Shared {
+    fn next_message_id(&self) -> String {
+        let seq = self.sequence.fetch_add(1, Ordering::Relaxed) + 1;
+        format!("{}-{seq}", self.epoch)
+    }
+
+    /// Queues one send for the subscribers of `topic` that `filter` accepts.
+    ///
+    /// Under the index's read lock, it runs the filter and queues the plain key's frame, one
+    /// for all; clients with keys with options are only noted. Their frames are built after
+    /// the lock is released, once per distinct key per send and found by the key's address, so
+    /// a send to thousands of such keys keeps no subscribe or disconnect waiting. A single
+    /// publisher's sends still arrive in order under every key: each is queued whole before
+    /// `send_to` returns.
+    pub(super) fn fan_out<F>(&self, topic: &str, data: &[u8], filter: F) -> Delivery
+    where
+        F: Fn(&ClientId, &Client) -> bool,
+    {
+        let mut delivery = Delivery::default();
+        let mut overflowed = Vec::new();
+        // Clients with keys with options, their keys, and whether the plain frame reached them.
+        let mut keyed: Vec<(Client, Keys, bool)> = Vec::new();
+        let (id, hold) = {
+            let topics = self.read_topics();
+            let Some(Topic {
+                subscribers, pace, ..
+            }) = topics.get(topic)
+            else {
+                return delivery;
+            };
+            let hold = pace.record(Instant::now(), self.config.max_write_delay);
+            let id = self.next_message_id();
+            let plain = frame::event(&id, topic, data);
+            for (client_id, subscriber) in subscribers {
+                if !filter(client_id, &subscriber.client) {
+                    continue;
+                }
+                let mut queued = false;
+                if subscriber.plain {
+                    match subscriber.client.state().outbox.push(plain.clone(), hold) {
+                        Push::Queued => queued = true,
+                        Push::Closed => continue,
+                        Push::Overflowed => {
+                            overflowed.push(subscriber.client.clone());
+                            continue;
+                        }
+                    }
+                }
+                match &subscriber.keyed {
+                    Some(keys) => keyed.push((subscriber.client.clone(), Arc::clone(keys), queued)),
+                    None => delivery.reached += usize::from(queued),
+                }
+            }
+            (id, hold)
+        };
+        let mut frames: HashMap<usize, Bytes> = HashMap::new();
+        for (client, keys, mut queued) in keyed {
+            for key in keys.iter() {
+                let frame = frames
+                    .entry(index::identity(key))
+                    .or_insert_with(|| frame::event(&id, key, data));
+                match client.state().outbox.push(frame.clone(), hold) {
+                    Push::Queued => queued = true,
+                    Push::Closed => break,
+                    Push::Overflowed => {
+                        overflowed.push(client.clone());
+                        break;
+                    }
+                }
+            }
+            delivery.reached += usize::from(queued);
+        }
+        delivery.dropped = overflowed.len();
+        for client in &overflowed {
+            tracing::warn!(client = %client.id(), topic, "queue full; disconnecting slow client");
+            self.drop_slow(client);
+        }
+        self.reap();
+        delivery
+    }
+
+    /// Queues a client whose queue overflowed outside a fan-out for removal.
+    pub(crate) fn overflowed(&self, client: Client) {
+        lock(&self.overflowed).push(client);
+        self.reap();
+    }
+
+    /// Unregisters overflowed clients, unless the topic index is busy (this may run inside a
+    /// filter); the next send or connect does it then.
+    pub(super) fn reap(&self) {
+        let pending = std::mem::take(&mut *lock(&self.overflowed));
+        if pending.is_empty() {
+            return;
+        }
+        if self.topics.try_write().is_err() {
+            lock(&self.overflowed).extend(pending);
+            return;
+        }
+        for client in &pending {
+            self.drop_slow(client);
+        }
+    }
+
+    /// Unregisters a client whose queue overflowed and cuts its connection, which is likely
+    /// too clogged to notice the end of its stream.
+    fn drop_slow(&self, client: &Client) {
+        self.unregister(client);
+        client.abort_connection();
+    }
+}
