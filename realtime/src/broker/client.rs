@@ -15,7 +15,7 @@ use crate::broker::delivery::SendError;
 use crate::broker::outbox::{self, Outbox, Push};
 use crate::sync::{Abort, lock};
 use crate::wire::client_id::ClientId;
-use crate::wire::frame;
+use crate::wire::sse;
 use crate::wire::subscription::Subscription;
 
 type Value = Arc<dyn Any + Send + Sync>;
@@ -174,11 +174,11 @@ impl Client {
     /// [`SendError::InvalidTopic`] if `event` is empty or holds CR, LF or NUL;
     /// [`SendError::Encode`] if the payload cannot be encoded as JSON.
     pub fn send<T: Serialize + ?Sized>(&self, event: &str, payload: &T) -> Result<bool, SendError> {
-        if !frame::is_valid_event_name(event) {
+        if !sse::is_valid_event_name(event) {
             return Err(SendError::InvalidTopic(event.to_owned()));
         }
         let data = serde_json::to_vec(payload).map_err(SendError::Encode)?;
-        let frame = frame::event(self.id().as_str(), event, &data);
+        let frame = sse::event(self.id().as_str(), event, &data);
         Ok(self.push(frame))
     }
 

@@ -14,7 +14,7 @@ use crate::broker::client::Client;
 use crate::broker::delivery::Delivery;
 use crate::broker::outbox::Push;
 use crate::wire::client_id::ClientId;
-use crate::wire::frame;
+use crate::wire::sse;
 
 impl Shared {
     fn next_message_id(&self) -> String {
@@ -48,7 +48,7 @@ impl Shared {
             };
             let hold = pace.record(Instant::now(), self.config.max_write_delay);
             let id = self.next_message_id();
-            let plain = frame::event(&id, topic, data);
+            let plain = sse::event(&id, topic, data);
             for (client_id, subscriber) in subscribers {
                 if !filter(client_id, &subscriber.client) {
                     continue;
@@ -76,7 +76,7 @@ impl Shared {
             for key in keys.iter() {
                 let frame = frames
                     .entry(index::identity(key))
-                    .or_insert_with(|| frame::event(&id, key, data));
+                    .or_insert_with(|| sse::event(&id, key, data));
                 match client.state().outbox.push(frame.clone(), hold) {
                     Push::Queued => queued = true,
                     Push::Closed => break,

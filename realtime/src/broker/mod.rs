@@ -15,7 +15,7 @@ use crate::broker::client::Client;
 use crate::broker::delivery::{Delivery, SendError};
 use crate::sync::{Abort, lock};
 use crate::wire::client_id::ClientId;
-use crate::wire::frame;
+use crate::wire::sse;
 use crate::wire::subscription::Subscription;
 
 pub(crate) mod builder;
@@ -157,7 +157,7 @@ impl Realtime {
         T: Serialize + ?Sized,
         F: Fn(&ClientId, &Client) -> bool,
     {
-        if !frame::is_valid_event_name(topic) || topic.contains('?') {
+        if !sse::is_valid_event_name(topic) || topic.contains('?') {
             return Err(SendError::InvalidTopic(topic.to_owned()));
         }
         let data = serde_json::to_vec(payload).map_err(SendError::Encode)?;
@@ -257,7 +257,7 @@ impl Shared {
         if let Some(hook) = &self.hooks.on_connect {
             hook(&client);
         }
-        client.push(frame::connect(client.id().as_str()));
+        client.push(sse::connect(client.id().as_str()));
         self.registry.insert(&client);
         self.open_streams.fetch_add(1, Ordering::Relaxed);
         Connected {

@@ -11,7 +11,7 @@ use tokio::time::{Instant, Interval, MissedTickBehavior, Sleep};
 use crate::broker::Connected;
 use crate::broker::builder::Config;
 use crate::broker::outbox::{Drain, MAX_BATCH};
-use crate::wire::frame;
+use crate::wire::sse;
 
 /// Streams one client's outbox. Dropping it (the peer went away, or the stream ended)
 /// drops its registration, which unregisters the client.
@@ -56,7 +56,7 @@ impl EventStream {
         }
     }
 
-    /// Moves the next frames (chunks, see [`frame`]) into `out`: `Ready(Some(n))` with
+    /// Moves the next frames (chunks, see [`sse`]) into `out`: `Ready(Some(n))` with
     /// `n ≥ 1` of them, `Ready(None)` when the stream ends.
     pub(crate) fn poll_frames(
         &mut self,
@@ -116,7 +116,7 @@ impl EventStream {
                 if !std::mem::take(&mut self.wrote_since_tick)
                     && let Some(slot) = out.first_mut()
                 {
-                    *slot = Bytes::from_static(frame::HEARTBEAT);
+                    *slot = Bytes::from_static(sse::HEARTBEAT);
                     return Poll::Ready(Some(1));
                 }
             }
@@ -138,8 +138,8 @@ impl Body for EventStream {
         self.poll_frames(cx, &mut chunks).map(|next| {
             next.map(|n| {
                 let events = match &chunks[..n] {
-                    [chunk] => frame::event_of(chunk),
-                    chunks => chunks.iter().flat_map(frame::event_of).collect(),
+                    [chunk] => sse::event_of(chunk),
+                    chunks => chunks.iter().flat_map(sse::event_of).collect(),
                 };
                 Ok(Frame::data(events))
             })

@@ -4,6 +4,6 @@
 
 pub(crate) mod api_error;
 pub(crate) mod client_id;
-pub(crate) mod frame;
+pub(crate) mod sse;
 pub(crate) mod subscribe_request;
 pub(crate) mod subscription;

@@ -22,7 +22,7 @@ use serde::de::{DeserializeSeed, Deserializer, Error, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::wire::api_error::{ApiError, field_error, out_of_range, too_long};
-use crate::wire::frame;
+use crate::wire::sse;
 
 #[cfg(test)]
 mod tests;
@@ -122,7 +122,7 @@ impl SubscribeRequest {
             for (index, key) in self.subscriptions.iter().enumerate() {
                 if self.too_long_keys.binary_search(&index).is_ok() {
                     bad.push((index.to_string(), too_long(MAX_KEY)));
-                } else if !key.is_empty() && !frame::is_valid_event_name(key) {
+                } else if !key.is_empty() && !sse::is_valid_event_name(key) {
                     bad.push((
                         index.to_string(),
                         field_error(

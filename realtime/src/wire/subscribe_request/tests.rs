@@ -278,7 +278,7 @@ mod reference {
             for (index, key) in request.subscriptions.iter().enumerate() {
                 if key.len() > MAX_KEY {
                     bad.push((index.to_string(), too_long(MAX_KEY)));
-                } else if !key.is_empty() && !frame::is_valid_event_name(key) {
+                } else if !key.is_empty() && !sse::is_valid_event_name(key) {
                     bad.push((
                         index.to_string(),
                         field_error(
