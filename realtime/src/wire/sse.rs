@@ -4,10 +4,10 @@
 //! single `data:` line. Callers guarantee that `name` and `data` hold no CR or LF
 //! ([`is_valid_event_name`] and JSON encoding do).
 //!
-//! An event is built once per send and kept as the HTTP/1.1 chunk that carries it (the
-//! "frames" queued for clients)
-//! (`<hex length>\r\n<event>\r\n`): streams served without hyper write it as it is, with no
-//! framing work per recipient; hyper's path takes the event back out with [`event_of`].
+//! An event is built once per send and kept as the HTTP/1.1 chunk that carries it
+//! (`<hex length>\r\n<event>\r\n`; the "frames" queued for clients): streams served without
+//! hyper write it as it is, with no framing work per recipient; hyper's path takes the event
+//! back out with [`event_of`].
 
 use std::io::Write as _;
 
