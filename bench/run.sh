@@ -29,9 +29,9 @@ esac
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 echo "== file descriptors: $(ulimit -n); ephemeral ports: $(tr '\t' - </proc/sys/net/ipv4/ip_local_port_range)"
 
-echo "== cargo build --release -p example-bench"
-cargo build --release -p example-bench
-SERVER=target/release/example-bench
+echo "== cargo build --release -p axum-realtime-bench"
+cargo build --release -p axum-realtime-bench
+SERVER=target/release/bench-server
 LOADGEN=target/release/loadgen
 
 PB_BIN="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/pocketbase"
