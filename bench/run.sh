@@ -29,10 +29,13 @@ esac
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 echo "== file descriptors: $(ulimit -n); ephemeral ports: $(tr '\t' - </proc/sys/net/ipv4/ip_local_port_range)"
 
-echo "== cargo build --release -p example-bench"
-cargo build --release -p example-bench
-SERVER=target/release/example-bench
-LOADGEN=target/release/loadgen
+echo "== cargo build --release -p axum-realtime-bench"
+cargo build --release -p axum-realtime-bench
+# Where cargo put them: `CARGO_TARGET_DIR` or a cargo config may move the target directory.
+TARGET_DIR="$(cargo metadata --format-version 1 --no-deps |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+SERVER="$TARGET_DIR/release/bench-server"
+LOADGEN="$TARGET_DIR/release/loadgen"
 
 PB_BIN="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/pocketbase"
 if ! "$PB_BIN" --version 2>/dev/null | grep -q ' 0\.40\.'; then
@@ -67,7 +70,18 @@ wait_for_port() {
   return 1
 }
 
+# A server left listening on a port (another run's, say) would answer in ours' place and be
+# measured instead, so a taken port stops the run.
+refuse_taken_port() {
+  if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+    echo "127.0.0.1:$1 is already taken by another process; choose free ports with OURS_PORT and PB_PORT" >&2
+    exit 1
+  fi
+}
+
 start_server() {
+  refuse_taken_port "$OURS_PORT"
+  refuse_taken_port "$PB_PORT"
   case "$1" in
     realtime)
       "$SERVER" --addr "127.0.0.1:$OURS_PORT" >"$WORK/ours.log" 2>&1 &

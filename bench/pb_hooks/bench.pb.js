@@ -5,7 +5,7 @@
 // With `"keys": true` (the keys scenario) it sends under every key a client holds for the topic,
 // the plain one and each `topic?options=...`, as PocketBase's own record events go out: the keys
 // of `client.subscriptions(topic + "?")`.
-// Answers `{"reached": N}`. The wire bytes match `examples/bench` (`data:"<the string>"`).
+// Answers `{"reached": N}`. The wire bytes match `bench-server` (`data:"<the string>"`).
 routerAdd("POST", "/bench/send", (e) => {
     const body = e.requestInfo().body || {};
     const topic = String(body.topic || "");

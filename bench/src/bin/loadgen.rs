@@ -9,8 +9,8 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use example_bench::loadgen::{self, Config, Load};
-use example_bench::report::{self, Report};
+use axum_realtime_bench::loadgen::{self, Config, Load};
+use axum_realtime_bench::report::{self, Report};
 
 const USAGE: &str = "\
 usage: loadgen [options]          run against a server, report

@@ -3,9 +3,9 @@
 //! a server's CPU time and memory from `/proc`, the load generator itself (and its keys scenario)
 //! and its report.
 //!
-//! Two binaries use it: `example-bench` (the bench server, `src/main.rs`) and `loadgen`
-//! (`src/bin/loadgen.rs`). `bench/run.sh` at the top of the repository runs both against
-//! PocketBase and prints the comparison.
+//! Two binaries use it: `bench-server` (the bench server, `src/bin/bench-server.rs`) and
+//! `loadgen` (`src/bin/loadgen.rs`). `bench/run.sh` runs both against PocketBase and prints the
+//! comparison.
 
 pub mod histogram;
 pub mod http;

@@ -1,0 +1,228 @@
+//! `cargo run --release -p axum-realtime-bench --bin bench-server`: the bench server, a
+//! `realtime` broker with one extra route for the load generator.
+//!
+//! `POST /bench/send` with `{"topic": "...", "data": "..."}` sends `data` (a string, so the wire
+//! carries it JSON-encoded: `data:"..."`) to every subscriber of `topic` and answers
+//! `{"reached": N}`, the clients reached. `bench/pb_hooks/bench.pb.js` gives PocketBase the
+//! same route, so one load generator measures both; its `"keys": true` (send under every key a
+//! client holds for the topic) is what this server always does, so it ignores the field.
+//!
+//! Flags: `--addr HOST:PORT` (or `REALTIME_ADDR`, default `127.0.0.1:8090`),
+//! `--queue-capacity N` (or `BENCH_QUEUE_CAPACITY`, default 65536: messages a client may have
+//! waiting before it is disconnected; bursts need room), `--threads N` (runtime worker threads,
+//! default one per core).
+//!
+//! It serves as an application should: `Realtime::serve` (`TCP_NODELAY`, and stalled
+//! connections cut when their queue overflows), on a listener with Go's backlog (so
+//! PocketBase's), from `axum_realtime::serve::bind`, rather than the 128 of `TcpListener::bind`.
+//!
+//! Its flag parsing is its own, not the examples' `example-support`: that crate's build fetches
+//! the browser libraries from npm and compiles SQLite, which a benchmark has no use for.
+
+use std::net::SocketAddr;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use axum_realtime::Realtime;
+
+const DEFAULT_ADDR: &str = "127.0.0.1:8090";
+const DEFAULT_QUEUE_CAPACITY: usize = 65_536;
+const USAGE: &str = "usage: bench-server [--addr HOST:PORT] [--queue-capacity N] [--threads N]";
+
+#[derive(Debug, PartialEq, Eq)]
+struct Options {
+    addr: SocketAddr,
+    queue_capacity: usize,
+    threads: Option<usize>,
+}
+
+/// The environment's fallbacks for the flags.
+#[derive(Default)]
+struct Env {
+    addr: Option<String>,
+    queue_capacity: Option<String>,
+}
+
+/// Reads `--name value` and `--name=value` (a later one wins); a flag beats the environment.
+fn parse_options(args: impl IntoIterator<Item = String>, env: Env) -> Result<Options, String> {
+    let (mut addr, mut capacity, mut threads) = (env.addr, env.queue_capacity, None);
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let (key, inline) = match arg.split_once('=') {
+            Some((key, value)) => (key.to_owned(), Some(value.to_owned())),
+            None => (arg.clone(), None),
+        };
+        let slot = match key.as_str() {
+            "-h" | "--help" => return Err(USAGE.to_owned()),
+            "--addr" => &mut addr,
+            "--queue-capacity" => &mut capacity,
+            "--threads" => &mut threads,
+            _ => return Err(format!("unknown argument `{arg}`; {USAGE}")),
+        };
+        let value = inline
+            .or_else(|| args.next())
+            .ok_or_else(|| format!("`{key}` needs a value; {USAGE}"))?;
+        *slot = Some(value);
+    }
+    let addr = addr.unwrap_or_else(|| DEFAULT_ADDR.to_owned());
+    let number = |name: &str, value: Option<String>| -> Result<Option<usize>, String> {
+        value
+            .map(|v| {
+                v.parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| format!("`{name}` wants a positive number, not `{v}`"))
+            })
+            .transpose()
+    };
+    Ok(Options {
+        addr: addr.parse().map_err(|err| {
+            format!("invalid address `{addr}` ({err}); expected HOST:PORT, e.g. {DEFAULT_ADDR}")
+        })?,
+        queue_capacity: number("--queue-capacity", capacity)?.unwrap_or(DEFAULT_QUEUE_CAPACITY),
+        threads: number("--threads", threads)?,
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct SendRequest {
+    topic: String,
+    data: String,
+}
+
+#[derive(serde::Serialize)]
+struct Reached {
+    reached: usize,
+}
+
+async fn send(
+    State(rt): State<Realtime>,
+    Json(request): Json<SendRequest>,
+) -> Result<Json<Reached>, (StatusCode, String)> {
+    rt.send_to(&request.topic, &request.data, axum_realtime::everyone)
+        .map(|delivery| {
+            Json(Reached {
+                reached: delivery.reached,
+            })
+        })
+        .map_err(|err| (StatusCode::BAD_REQUEST, err.to_string()))
+}
+
+fn main() {
+    let env = Env {
+        addr: std::env::var("REALTIME_ADDR").ok(),
+        queue_capacity: std::env::var("BENCH_QUEUE_CAPACITY").ok(),
+    };
+    let options = match parse_options(std::env::args().skip(1), env) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("bench-server: {message}");
+            std::process::exit(2);
+        }
+    };
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = options.threads {
+        runtime.worker_threads(threads);
+    }
+    let runtime = match runtime.enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("bench-server: cannot start the runtime: {err}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(message) = runtime.block_on(serve(&options)) {
+        eprintln!("bench-server: {message}");
+        std::process::exit(1);
+    }
+}
+
+async fn serve(options: &Options) -> Result<(), String> {
+    // Every load-generator client comes from 127.0.0.1, and a burst queues far more than a
+    // public server's per-client budget: lift both limits, as PocketBase has neither.
+    let rt = Realtime::builder()
+        .queue_capacity(options.queue_capacity)
+        .queue_bytes(usize::MAX)
+        .max_connections_per_ip(usize::MAX)
+        .build();
+    let app = rt.mount(
+        Router::new()
+            .route("/bench/send", post(send))
+            .with_state(rt.clone()),
+    );
+    let listener = axum_realtime::serve::bind(options.addr)
+        .map_err(|err| format!("cannot listen on {}: {err}", options.addr))?;
+    println!(
+        "bench-server: pid {} listening on http://{} (queue capacity {})",
+        std::process::id(),
+        options.addr,
+        options.queue_capacity
+    );
+    rt.serve(listener, app).await.map_err(|err| err.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str], env: Env) -> Result<Options, String> {
+        parse_options(args.iter().map(|s| (*s).to_owned()), env)
+    }
+
+    fn env_addr(addr: &str) -> Env {
+        Env {
+            addr: Some(addr.to_owned()),
+            ..Env::default()
+        }
+    }
+
+    #[test]
+    fn defaults_without_flags_or_environment() {
+        let options = parse(&[], Env::default()).unwrap();
+        assert_eq!(options.addr.to_string(), DEFAULT_ADDR);
+        assert_eq!(options.queue_capacity, DEFAULT_QUEUE_CAPACITY);
+        assert_eq!(options.threads, None);
+    }
+
+    #[test]
+    fn flags_override_the_environment() {
+        assert_eq!(parse(&[], env_addr("127.0.0.1:9")).unwrap().addr.port(), 9);
+        let flagged = parse(&["--addr", "127.0.0.1:7"], env_addr("127.0.0.1:9")).unwrap();
+        assert_eq!(flagged.addr.port(), 7);
+        let capacity = Env {
+            queue_capacity: Some("5".to_owned()),
+            ..Env::default()
+        };
+        assert_eq!(parse(&[], capacity).unwrap().queue_capacity, 5);
+        let capacity = Env {
+            queue_capacity: Some("5".to_owned()),
+            ..Env::default()
+        };
+        let flagged = parse(&["--queue-capacity=6"], capacity).unwrap();
+        assert_eq!(flagged.queue_capacity, 6);
+    }
+
+    #[test]
+    fn both_flag_spellings_and_the_last_wins() {
+        let options = parse(
+            &["--addr=127.0.0.1:6", "--threads", "3", "--threads=4"],
+            Env::default(),
+        )
+        .unwrap();
+        assert_eq!(options.addr.port(), 6);
+        assert_eq!(options.threads, Some(4));
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_use() {
+        let error = |args: &[&str]| parse(args, Env::default()).unwrap_err();
+        assert!(error(&["--addr"]).contains("needs a value"));
+        assert!(error(&["--port", "1"]).contains("unknown argument"));
+        assert!(error(&["--addr", "nope"]).contains("invalid address"));
+        assert!(error(&["--threads", "0"]).contains("positive number"));
+        assert!(error(&["--queue-capacity", "x"]).contains("positive number"));
+        assert!(error(&["--help"]).starts_with("usage:"));
+    }
+}
