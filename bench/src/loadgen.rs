@@ -22,7 +22,7 @@ use tokio::sync::{Semaphore, mpsc};
 use crate::histogram::Histogram;
 use crate::http::{self, Conn};
 use crate::procfs;
-use crate::report::Report;
+use crate::report::{Report, Usage};
 use crate::sse::{self, Parser};
 
 /// How messages are sent.
@@ -675,29 +675,16 @@ pub async fn run(config: &Config) -> Result<Report, String> {
     if sending_s > 0.0 {
         report.sends_per_s = published.iter().map(|p| p.sent).sum::<u64>() as f64 / sending_s;
     }
-    report.latency_p50_us = latencies.quantile(0.5) as f64 / 1e3;
-    report.latency_p99_us = latencies.quantile(0.99) as f64 / 1e3;
-    report.latency_max_us = latencies.max() as f64 / 1e3;
-    if let (Some(before), Some(after)) = (cpu_before, cpu_after) {
-        let used = after.saturating_sub(before);
-        report.server_cpu_s = Some(used.as_secs_f64());
-        if report.delivered > 0 {
-            report.server_cpu_us_per_delivery =
-                Some(used.as_secs_f64() * 1e6 / report.delivered as f64);
-        }
-    }
-    if let (Some(base), Some(idle)) = (rss_base, rss_idle) {
-        report.server_rss_base_kib = Some(base / 1024);
-        report.server_rss_idle_kib = Some(idle / 1024);
-        if config.connections > 0 {
-            report.server_kib_per_idle_conn =
-                Some((idle as f64 - base as f64) / 1024.0 / config.connections as f64);
-        }
-    }
-    if let (Some(before), Some(after)) = (own_before, own_after) {
-        report.loadgen_cpu_s = after.saturating_sub(before).as_secs_f64();
-    }
-    report.loadgen_threads = config.threads;
+    report.record_latencies(&latencies);
+    report.record_usage(
+        Usage {
+            server_cpu: cpu_before.zip(cpu_after),
+            server_rss: rss_base.zip(rss_idle),
+            own_cpu: own_before.zip(own_after),
+        },
+        config.connections,
+        config.threads,
+    );
     report.send_errors = published.iter().map(|p| p.errors).sum();
     report.first_error = published.iter().find_map(|p| p.first_error.clone());
     for slot in &clients {

@@ -2,8 +2,11 @@
 //! that puts several runs side by side.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+use crate::histogram::Histogram;
 
 /// What one run measured.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -427,5 +430,53 @@ mod tests {
             "{both}"
         );
         assert_eq!(thousands(1000.0), "1,000");
+    }
+}
+
+/// What the load generator read off the server and itself around a run, each as a before and
+/// after pair (`None` where it could not read it).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Usage {
+    /// The server's CPU time before and after the load.
+    pub server_cpu: Option<(Duration, Duration)>,
+    /// The server's resident memory (bytes) before any client and with every client idle.
+    pub server_rss: Option<(u64, u64)>,
+    /// The load generator's own CPU time before and after.
+    pub own_cpu: Option<(Duration, Duration)>,
+}
+
+impl Report {
+    /// Records the latency quantiles of `latencies` (nanoseconds) in microseconds.
+    #[allow(clippy::cast_precision_loss, reason = "microseconds of a benchmark")]
+    pub fn record_latencies(&mut self, latencies: &Histogram) {
+        self.latency_p50_us = latencies.quantile(0.5) as f64 / 1e3;
+        self.latency_p99_us = latencies.quantile(0.99) as f64 / 1e3;
+        self.latency_max_us = latencies.max() as f64 / 1e3;
+    }
+
+    /// Records the server's CPU per delivery and memory per idle connection (of
+    /// `connections`), and the load generator's own CPU on `threads` threads.
+    #[allow(clippy::cast_precision_loss, reason = "figures of a benchmark")]
+    pub fn record_usage(&mut self, usage: Usage, connections: usize, threads: usize) {
+        if let Some((before, after)) = usage.server_cpu {
+            let used = after.saturating_sub(before);
+            self.server_cpu_s = Some(used.as_secs_f64());
+            if self.delivered > 0 {
+                self.server_cpu_us_per_delivery =
+                    Some(used.as_secs_f64() * 1e6 / self.delivered as f64);
+            }
+        }
+        if let Some((base, idle)) = usage.server_rss {
+            self.server_rss_base_kib = Some(base / 1024);
+            self.server_rss_idle_kib = Some(idle / 1024);
+            if connections > 0 {
+                self.server_kib_per_idle_conn =
+                    Some((idle as f64 - base as f64) / 1024.0 / connections as f64);
+            }
+        }
+        if let Some((before, after)) = usage.own_cpu {
+            self.loadgen_cpu_s = after.saturating_sub(before).as_secs_f64();
+        }
+        self.loadgen_threads = threads;
     }
 }
