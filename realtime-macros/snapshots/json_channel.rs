@@ -4,28 +4,29 @@ pub struct ChatMsg {
     pub user: String,
     pub text: String,
 }
+#[automatically_derived]
 impl ::axum_realtime::Channel for ChatMsg {
     const NAME: &'static str = "chat";
 }
+#[automatically_derived]
+impl ::axum_realtime::JsonChannel for ChatMsg {}
+#[automatically_derived]
+impl ::axum_realtime::__private::PageChannel for ChatMsg {
+    type Channel = Self;
+    type Kind = ::axum_realtime::__private::JsonKind;
+}
+#[automatically_derived]
 #[allow(dead_code)]
 impl ChatMsg {
-    /// Sends this message on channel `chat` with the seed's default filter: when `sender` is authenticated, only clients authenticated as the same user receive it; when `sender` is a guest, every subscriber does.
-    ///
-    /// # Errors
-    ///
-    /// If the message cannot be encoded as JSON; nothing is sent then.
+    /// Sends this message on channel `chat` with the default filter (the sender's own user, or everyone when a guest sends): [`JsonChannel::send`](::axum_realtime::JsonChannel::send).
     pub fn send(
         &self,
         rt: &::axum_realtime::Realtime,
         sender: &::axum_realtime::RequestAuth,
     ) -> ::core::result::Result<::axum_realtime::Delivery, ::axum_realtime::SendError> {
-        ::axum_realtime::__private::send_json(self, rt, ::axum_realtime::filter::same_user_or_all(sender))
+        <Self as ::axum_realtime::JsonChannel>::send(self, rt, sender)
     }
-    /// Sends this message on channel `chat` to the subscribers `filter` accepts.
-    ///
-    /// # Errors
-    ///
-    /// If the message cannot be encoded as JSON; nothing is sent then.
+    /// Sends this message on channel `chat` to the subscribers `filter` accepts: [`JsonChannel::send_to`](::axum_realtime::JsonChannel::send_to).
     pub fn send_to<F>(
         &self,
         rt: &::axum_realtime::Realtime,
@@ -34,10 +35,11 @@ impl ChatMsg {
     where
         F: ::core::ops::Fn(&::axum_realtime::ClientId, &::axum_realtime::Client) -> bool,
     {
-        ::axum_realtime::__private::send_json(self, rt, filter)
+        <Self as ::axum_realtime::JsonChannel>::send_to(self, rt, filter)
     }
 }
 ::axum_realtime::__private::inventory::submit! {
-    ::axum_realtime::__private::channel_info("chat", ::core::concat!(::core::module_path!(),
-    "::", ::core::stringify!(ChatMsg)), false,)
+    ::axum_realtime::__private::channel_info("chat",
+    ::core::concat!(::core::module_path!(), "::", ::core::stringify!(ChatMsg)),
+    ::axum_realtime::channel::ChannelKind::Json,)
 }

@@ -9,12 +9,14 @@ pub async fn post_chat(
     let __realtime_filter: ::axum_realtime::__private::PageFilter<'_> = &::axum_realtime::filter::same_user_or_all(
         __realtime_page.auth(),
     );
-    <Result<
+    <<Result<
         MessageHtml,
         AppError,
-    > as ::axum_realtime::__private::PageOutput>::respond(
-        __realtime_output,
-        &__realtime_page,
-        __realtime_filter,
-    )
+    > as ::axum_realtime::__private::PageChannel>::Kind as ::axum_realtime::__private::Respond<
+        Result<MessageHtml, AppError>,
+        <Result<
+            MessageHtml,
+            AppError,
+        > as ::axum_realtime::__private::PageChannel>::Channel,
+    >>::respond(__realtime_output, &__realtime_page, __realtime_filter)
 }

@@ -5,9 +5,8 @@ async fn post_chat(
     let __realtime_output: MessageHtml = async move { MessageHtml { text: form.text } }
         .await;
     let __realtime_filter: ::axum_realtime::__private::PageFilter<'_> = &axum_realtime::everyone;
-    <MessageHtml as ::axum_realtime::__private::PageOutput>::respond(
-        __realtime_output,
-        &__realtime_page,
-        __realtime_filter,
-    )
+    <<MessageHtml as ::axum_realtime::__private::PageChannel>::Kind as ::axum_realtime::__private::Respond<
+        MessageHtml,
+        <MessageHtml as ::axum_realtime::__private::PageChannel>::Channel,
+    >>::respond(__realtime_output, &__realtime_page, __realtime_filter)
 }

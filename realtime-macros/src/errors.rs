@@ -13,6 +13,18 @@ pub(crate) fn combine(errors: Vec<syn::Error>) -> syn::Result<()> {
         .map_or(Ok(()), Err)
 }
 
+/// Both values, or the errors of whichever failed: two independent checks, both reported.
+pub(crate) fn both<A, B>(a: syn::Result<A>, b: syn::Result<B>) -> syn::Result<(A, B)> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(mut a), Err(b)) => {
+            a.combine(b);
+            Err(a)
+        }
+        (Err(err), Ok(_)) | (Ok(_), Err(err)) => Err(err),
+    }
+}
+
 /// The expansion, or on error the user's `item` followed by the errors: one mistake then gives
 /// one error, not a cascade about a missing item, and rust-analyzer keeps working.
 pub(crate) fn or_item(item: TokenStream, expansion: syn::Result<TokenStream>) -> TokenStream {

@@ -1,7 +1,8 @@
-//! Procedural macros of the `realtime` crate: typed channels and render-capture pages. Use
-//! them through `realtime` (`axum_realtime::channel`, `axum_realtime::realtime_page`); this crate is an
-//! implementation detail.
+//! Procedural macros of the `axum-realtime` crate: typed channels and render-capture pages.
+//! Use them through `axum_realtime` (`axum_realtime::channel`, `axum_realtime::realtime_page`);
+//! this crate is an implementation detail.
 
+mod args;
 mod channel;
 mod crate_path;
 mod errors;
@@ -14,15 +15,20 @@ use proc_macro::TokenStream;
 /// Declares a typed channel: the struct (or enum) it is put on is the channel's payload.
 ///
 /// `#[channel("chat")]` on a plain type makes it a **JSON channel**: it derives `Serialize`
-/// (through `realtime`, so your manifest needs no serde) and gains
+/// (through `axum_realtime`, so your manifest needs no serde) and implements `Channel` and
+/// `JsonChannel`, whose methods the type also gets as inherent methods (no import needed):
 ///
-/// - `send(&self, &Realtime, &RequestAuth)`: with the seed's default filter;
+/// - `send(&self, &Realtime, &RequestAuth)`: with the default filter (the sender's own user,
+///   or everyone when a guest sends);
 /// - `send_to(&self, &Realtime, filter)`: with any `Fn(&ClientId, &Client) -> bool`.
 ///
 /// On an askama template (a type with `#[template(...)]`) it makes an **HTML channel**: the
-/// rendered HTML is the payload, a JSON string on the wire, and the type gains `capture` and
-/// `capture_to`, which render once, broadcast, and return the HTML as a response. It derives
-/// `Template` (through `realtime`) if the type does not already.
+/// rendered HTML is the payload, a JSON string on the wire, and the type implements
+/// `HtmlChannel`, whose `capture` and `capture_to` render once, broadcast, and return the HTML
+/// as a response. It derives `Template` (through `axum_realtime`) if the type does not already.
+///
+/// See `JsonChannel` and `HtmlChannel` in `axum_realtime` for the methods' signatures and
+/// errors.
 ///
 /// ```
 /// use axum_realtime::{Realtime, RequestAuth, channel};
@@ -48,7 +54,7 @@ use proc_macro::TokenStream;
 /// struct ChatMsg { text: String }
 /// ```
 ///
-/// Arguments: the name, then optionally `crate = path` where `realtime` is renamed.
+/// Arguments: the name, then optionally `crate = path` where `axum_realtime` is renamed.
 #[proc_macro_attribute]
 pub fn channel(args: TokenStream, item: TokenStream) -> TokenStream {
     channel::expand(args.into(), item.into()).into()
@@ -59,9 +65,9 @@ pub fn channel(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// The handler must be `async` and return the template of an HTML channel (or a
 /// `Result<Template, E: IntoResponse>`; an `Err` is answered as it is, with nothing broadcast).
-/// The broadcast uses the seed's default filter with the requester's own auth, or the filter
-/// given as `filter = ...` (a function path or a closure taking `(&ClientId, &Client)` and
-/// returning `bool`, checked at compile time).
+/// The broadcast uses the default filter with the requester's auth (the requester's own user,
+/// or everyone when a guest posts), or the filter given as `filter = ...` (a function path or
+/// a closure taking `(&ClientId, &Client)` and returning `bool`, checked at compile time).
 ///
 /// ```
 /// use axum::{Form, Router, routing::post};
@@ -103,7 +109,7 @@ pub fn channel(args: TokenStream, item: TokenStream) -> TokenStream {
 /// }
 /// ```
 ///
-/// Arguments: `filter = expr`, `crate = path`.
+/// Arguments: `filter = expr`, `crate = path` (where `axum_realtime` is renamed).
 #[proc_macro_attribute]
 pub fn realtime_page(args: TokenStream, item: TokenStream) -> TokenStream {
     realtime_page::expand(args.into(), item.into()).into()

@@ -1,5 +1,10 @@
 //! Typed channels: a type that is a channel's payload, and the registry of every channel in
 //! the program.
+//!
+//! [`#[channel("name")]`](macro@crate::channel) implements [`Channel`] and either
+//! [`JsonChannel`](crate::JsonChannel) (whose `send` / `send_to` send the value as JSON) or,
+//! on an askama template, [`HtmlChannel`](crate::HtmlChannel) (whose `capture` /
+//! `capture_to` broadcast the rendered HTML).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -15,15 +20,6 @@ pub trait Channel {
     /// The channel's name: the topic clients subscribe to.
     const NAME: &'static str;
 }
-
-/// A channel whose payload is an askama template: the rendered HTML is broadcast as a JSON
-/// string. Implemented by [`#[channel("name")]`](macro@crate::channel) on a template struct.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` is not the template of a realtime channel",
-    label = "not a channel template",
-    note = "put `#[axum_realtime::channel(\"name\")]` and `#[derive(Template)]` on the template struct"
-)]
-pub trait HtmlChannel: Channel + askama::Template {}
 
 /// What the payload of a channel is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

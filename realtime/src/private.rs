@@ -6,39 +6,24 @@ pub use inventory;
 pub use serde;
 pub use serde_json;
 
-pub use crate::http::page::{PageContext, PageOutput};
+pub use crate::http::page::{HtmlKind, JsonKind, PageChannel, PageContext, Respond};
 
-use crate::broker::Realtime;
 use crate::broker::client::Client;
-use crate::broker::delivery::{Delivery, SendError};
-use crate::channel::{Channel, ChannelInfo, ChannelKind};
+use crate::channel::{ChannelInfo, ChannelKind};
 use crate::wire::client_id::ClientId;
 
 /// Builds a registry entry (a `const fn`, usable in `inventory::submit!`).
 #[must_use]
-pub const fn channel_info(name: &'static str, type_path: &'static str, html: bool) -> ChannelInfo {
+pub const fn channel_info(
+    name: &'static str,
+    type_path: &'static str,
+    kind: ChannelKind,
+) -> ChannelInfo {
     ChannelInfo {
         name,
         type_path,
-        kind: if html {
-            ChannelKind::Html
-        } else {
-            ChannelKind::Json
-        },
+        kind,
     }
-}
-
-/// The send behind a JSON channel's generated `send` and `send_to`.
-///
-/// # Errors
-///
-/// As [`Realtime::send_to`].
-pub fn send_json<T, F>(payload: &T, rt: &Realtime, filter: F) -> Result<Delivery, SendError>
-where
-    T: Channel + serde::Serialize,
-    F: Fn(&ClientId, &Client) -> bool,
-{
-    rt.send_to(T::NAME, payload, filter)
 }
 
 /// The filter a `#[realtime_page]` broadcasts with. Generated code coerces the user's filter

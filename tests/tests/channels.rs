@@ -258,6 +258,70 @@ async fn the_default_filter_uses_the_requesters_auth() {
     );
 }
 
+/// `send` and `capture` (the `JsonChannel` / `HtmlChannel` methods behind the inherent ones)
+/// reach the sender's own user when the sender is authenticated, and everyone for a guest.
+#[tokio::test]
+async fn typed_sends_use_the_default_filter() {
+    let jwt = axum_realtime::JwtAuth::new(realtime_tests::control_app::SECRET);
+    let ann = axum_realtime::AuthRecord::new("ann");
+    let token = jwt.mint(&ann).unwrap();
+    let rt = Realtime::builder().authenticator(jwt).build();
+    let server = TestServer::start(&rt, rt.mount(Router::new())).await;
+    let mut anns = SseStream::open(server.addr, &[]).await;
+    let ann_id = anns.client_id().await;
+    let body = format!(r#"{{"clientId":"{ann_id}","subscriptions":["chat","chat-html"]}}"#);
+    assert_eq!(
+        post_realtime(server.addr, &body, Some(&token)).await.status,
+        204
+    );
+    let mut guest = SseStream::open(server.addr, &[]).await;
+    let guest_id = guest.client_id().await;
+    let body = format!(r#"{{"clientId":"{guest_id}","subscriptions":["chat","chat-html"]}}"#);
+    assert_eq!(post_realtime(server.addr, &body, None).await.status, 204);
+
+    let as_ann = RequestAuth::user(ann);
+    let msg = ChatMsg {
+        user: "ann".into(),
+        text: "mine".into(),
+    };
+    assert_eq!(msg.send(&rt, &as_ann).unwrap().reached, 1);
+    let page = MessageHtml {
+        messages: [Message {
+            user: "ann".into(),
+            text: "mine too".into(),
+        }],
+    };
+    assert_eq!(page.capture(&rt, &as_ann).unwrap().delivery.reached, 1);
+    assert!(
+        anns.next_event(READ_TIMEOUT)
+            .await
+            .unwrap()
+            .contains("mine")
+    );
+    assert!(
+        anns.next_event(READ_TIMEOUT)
+            .await
+            .unwrap()
+            .contains("mine too")
+    );
+    assert!(
+        guest
+            .next_event(std::time::Duration::from_millis(300))
+            .await
+            .is_none(),
+        "a user's sends stay with that user"
+    );
+
+    assert_eq!(msg.send(&rt, &RequestAuth::guest()).unwrap().reached, 2);
+    assert_eq!(
+        page.capture(&rt, &RequestAuth::guest())
+            .unwrap()
+            .delivery
+            .reached,
+        2
+    );
+}
+
 #[test]
 fn channels_are_registered() {
     let mut names: Vec<_> = axum_realtime::channel::channels()

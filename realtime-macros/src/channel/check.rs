@@ -1,78 +1,67 @@
-//! What `#[channel]` can decide without types: the arguments, the name, the item's shape.
-//! Every error is collected, so one build shows every mistake.
+//! What `#[channel]` can decide without types: the arguments, the name, the item's shape, and
+//! what the payload is sent as. Every error is collected, so one build shows every mistake.
 
-use syn::{Error, Item, LitStr};
+use quote::ToTokens;
+use syn::punctuated::Punctuated;
+use syn::{Attribute, Error, Item, LitStr, Path, Token};
 
-use super::parse::{Arg, ChannelInput};
+use super::parse::ChannelInput;
+use super::{Channel, Kind, Payload};
+use crate::crate_path::crate_path;
 
 /// The longest key PocketBase clients accept.
 const MAX_NAME: usize = 2500;
 
 const ALLOWED: &str = "use letters, digits, `-`, `_`, `/` or `:`";
 
-pub(crate) fn check(input: &ChannelInput) -> syn::Result<()> {
-    let mut errors: Vec<Error> = Vec::new();
-    let mut name_seen = false;
-    let mut crate_seen = false;
-    for arg in &input.args {
-        match arg {
-            Arg::Name(name) if name_seen => errors.push(Error::new(
-                name.span(),
-                "the channel name is given twice; a channel has one name",
-            )),
-            Arg::Name(name) => {
-                name_seen = true;
-                if let Err(err) = check_name(name) {
-                    errors.push(err);
-                }
-            }
-            Arg::Crate(key, _) if crate_seen => {
-                errors.push(Error::new(key.span, "duplicate `crate` argument"));
-            }
-            Arg::Crate(..) => crate_seen = true,
-        }
-    }
-    if !name_seen {
-        errors.push(Error::new(
-            input.args_span,
+pub(crate) fn check(input: ChannelInput) -> syn::Result<Channel> {
+    let ChannelInput { args, item } = input;
+    let name = match args.name {
+        Some(name) => check_name(&name).map(|()| name),
+        None => Err(Error::new(
+            args.span,
             "missing channel name; write `#[channel(\"chat\")]`",
-        ));
-    }
-    match &input.item {
-        Item::Struct(item) if has_type_parameters(&item.generics) => {
-            errors.push(generic(&item.generics));
-        }
-        Item::Enum(item) if has_type_parameters(&item.generics) => {
-            errors.push(generic(&item.generics));
-        }
-        Item::Struct(_) | Item::Enum(_) => {}
-        other => errors.push(Error::new_spanned(
-            item_keyword(other),
-            "`#[channel]` goes on the struct or enum that is the channel's payload",
         )),
-    }
-    crate::errors::combine(errors)
+    };
+    let (name, payload) = crate::errors::both(name, payload(item))?;
+    Ok(Channel {
+        name,
+        krate: crate_path(args.krate.as_ref()),
+        kind: kind(payload.attrs()),
+        payload,
+    })
 }
 
-/// Lifetimes are fine (a payload may borrow); type and const parameters would make one name
-/// stand for many types.
-fn has_type_parameters(generics: &syn::Generics) -> bool {
-    generics
+/// A struct or an enum, without type parameters.
+fn payload(item: Item) -> syn::Result<Payload> {
+    let payload = match item {
+        Item::Struct(item) => Payload::Struct(item),
+        Item::Enum(item) => Payload::Enum(item),
+        other => {
+            return Err(Error::new_spanned(
+                item_keyword(&other),
+                "`#[channel]` goes on the struct or enum that is the channel's payload",
+            ));
+        }
+    };
+    // Lifetimes are fine (a payload may borrow); type and const parameters would make one
+    // name stand for many types.
+    let generics = payload.generics();
+    if generics
         .params
         .iter()
         .any(|param| !matches!(param, syn::GenericParam::Lifetime(_)))
-}
-
-fn generic(generics: &syn::Generics) -> Error {
-    Error::new_spanned(
-        generics,
-        "a channel payload cannot be generic: each channel name belongs to one concrete type",
-    )
+    {
+        return Err(Error::new_spanned(
+            generics,
+            "a channel payload cannot be generic: each channel name belongs to one concrete type",
+        ));
+    }
+    Ok(payload)
 }
 
 /// The item's leading tokens, to underline the item without its whole body.
 fn item_keyword(item: &Item) -> proc_macro2::TokenStream {
-    use quote::ToTokens;
     match item {
         Item::Fn(item) => item.sig.to_token_stream(),
         Item::Impl(item) => item.impl_token.to_token_stream(),
@@ -82,8 +71,36 @@ fn item_keyword(item: &Item) -> proc_macro2::TokenStream {
     }
 }
 
+/// A type with `#[template(...)]` is an HTML channel; any other a JSON channel. The derive is
+/// added unless the item has it already.
+fn kind(attrs: &[Attribute]) -> Kind {
+    if attrs.iter().any(|attr| attr.path().is_ident("template")) {
+        Kind::Html {
+            derive_template: !derives(attrs, "Template"),
+        }
+    } else {
+        Kind::Json {
+            derive_serialize: !derives(attrs, "Serialize"),
+        }
+    }
+}
+
+/// Whether a `#[derive(...)]` names `trait_name` (by its last segment, so `serde::Serialize`
+/// counts).
+fn derives(attrs: &[Attribute], trait_name: &str) -> bool {
+    attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("derive"))
+        .filter_map(|attr| {
+            attr.parse_args_with(Punctuated::<Path, Token![,]>::parse_terminated)
+                .ok()
+        })
+        .flatten()
+        .any(|path| path.segments.last().is_some_and(|s| s.ident == trait_name))
+}
+
 /// A channel name must be usable as a topic and an SSE event name by every client.
-pub(crate) fn check_name(name: &LitStr) -> syn::Result<()> {
+fn check_name(name: &LitStr) -> syn::Result<()> {
     let value = name.value();
     let problem = if value.is_empty() {
         Some("channel name is empty; name the topic clients subscribe to, e.g. `#[channel(\"chat\")]`".to_owned())
@@ -124,6 +141,25 @@ mod tests {
         check_name(&LitStr::new(name, Span::call_site()))
             .err()
             .map(|e| e.to_string())
+    }
+
+    #[test]
+    fn every_mistake_is_reported() {
+        let input = super::super::parse::parse(
+            quote::quote!("chat room"),
+            quote::quote!(
+                struct ChatMsg<T>(T);
+            ),
+        )
+        .unwrap();
+        let messages: Vec<String> = check(input)
+            .err()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(messages[0].contains("a space") && messages[1].contains("generic"));
     }
 
     #[test]

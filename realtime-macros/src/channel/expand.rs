@@ -1,67 +1,72 @@
-//! The code `#[channel]` generates: the payload's derive, the `Channel` impl, the typed send
-//! (or capture) methods, and the registry entry. Infallible: `check` ran first.
+//! The code `#[channel]` generates: the payload's derive, the `Channel` impl and that of
+//! `JsonChannel` or `HtmlChannel` (whose provided methods send), the channel's kind for
+//! `#[realtime_page]`, inherent methods delegating to the trait's (so calls need no import),
+//! and the registry entry. Infallible: `check` decided.
 
 use proc_macro2::TokenStream;
 use quote::quote;
 use syn::punctuated::Punctuated;
-use syn::{Attribute, Item, LitStr, Meta, Path, Token, Visibility, parse_quote};
+use syn::{Attribute, Meta, Token, parse_quote};
 
-use super::parse::{Arg, ChannelInput};
-use crate::crate_path::crate_path;
+use super::{Channel, Kind};
 
-pub(crate) fn expand(input: &ChannelInput) -> TokenStream {
-    let name = input
-        .args
-        .iter()
-        .find_map(|arg| match arg {
-            Arg::Name(name) => Some(name.clone()),
-            Arg::Crate(..) => None,
-        })
-        .expect("check ensures a name");
-    let custom_crate = input.args.iter().find_map(|arg| match arg {
-        Arg::Crate(_, path) => Some(path),
-        Arg::Name(_) => None,
-    });
-    let krate = crate_path(custom_crate);
-    let mut item = input.item.clone();
-    let (attrs, ident, vis, generics) = match &item {
-        Item::Struct(item) => (
-            &item.attrs,
-            item.ident.clone(),
-            item.vis.clone(),
-            item.generics.clone(),
-        ),
-        Item::Enum(item) => (
-            &item.attrs,
-            item.ident.clone(),
-            item.vis.clone(),
-            item.generics.clone(),
-        ),
-        _ => unreachable!("check ensures a struct or enum"),
+pub(crate) fn expand(channel: Channel) -> TokenStream {
+    let Channel {
+        name,
+        krate,
+        mut payload,
+        kind,
+    } = channel;
+    match kind {
+        Kind::Json { derive_serialize } => {
+            if derive_serialize {
+                derive_serialize_through(payload.attrs_mut(), &krate);
+            }
+        }
+        Kind::Html { derive_template } => {
+            prepare_template(payload.attrs_mut(), &krate, derive_template);
+        }
+    }
+    let ident = payload.ident();
+    let (impl_generics, type_generics, where_clause) = payload.generics().split_for_impl();
+    let methods = Methods {
+        channel: &name.value(),
+        krate: &krate,
+        vis: payload.vis(),
     };
-    let html = attrs.iter().any(|attr| attr.path().is_ident("template"));
-    let methods = if html {
-        prepare_template(&mut item, &krate);
-        html_methods(&name, &krate, &vis)
-    } else {
-        prepare_serialize(&mut item, &krate);
-        json_methods(&name, &krate, &vis)
-    };
-    let (impl_generics, type_generics, where_clause) = generics.split_for_impl();
-    let marker = if html {
-        quote!(impl #impl_generics #krate::HtmlChannel for #ident #type_generics #where_clause {})
-    } else {
-        TokenStream::new()
+    let (kind_trait, methods, page_kind, registry_kind) = match kind {
+        Kind::Json { .. } => (
+            quote!(#krate::JsonChannel),
+            methods.json(),
+            quote!(#krate::__private::JsonKind),
+            quote!(#krate::channel::ChannelKind::Json),
+        ),
+        Kind::Html { .. } => (
+            quote!(#krate::HtmlChannel),
+            methods.html(),
+            quote!(#krate::__private::HtmlKind),
+            quote!(#krate::channel::ChannelKind::Html),
+        ),
     };
     quote! {
-        #item
+        #payload
 
+        #[automatically_derived]
         impl #impl_generics #krate::Channel for #ident #type_generics #where_clause {
             const NAME: &'static str = #name;
         }
 
-        #marker
+        #[automatically_derived]
+        impl #impl_generics #kind_trait for #ident #type_generics #where_clause {}
 
+        // Lets `#[realtime_page]` tell a JSON channel from a type that is no channel at all.
+        #[automatically_derived]
+        impl #impl_generics #krate::__private::PageChannel for #ident #type_generics #where_clause {
+            type Channel = Self;
+            type Kind = #page_kind;
+        }
+
+        #[automatically_derived]
         #[allow(dead_code)]
         impl #impl_generics #ident #type_generics #where_clause {
             #methods
@@ -71,34 +76,14 @@ pub(crate) fn expand(input: &ChannelInput) -> TokenStream {
             #krate::__private::channel_info(
                 #name,
                 ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#ident)),
-                #html,
+                #registry_kind,
             )
         }
     }
 }
 
-fn derives(attrs: &[Attribute], trait_name: &str) -> bool {
-    attrs
-        .iter()
-        .filter(|attr| attr.path().is_ident("derive"))
-        .filter_map(|attr| {
-            attr.parse_args_with(Punctuated::<Path, Token![,]>::parse_terminated)
-                .ok()
-        })
-        .flatten()
-        .any(|path| path.segments.last().is_some_and(|s| s.ident == trait_name))
-}
-
-/// A JSON payload derives `Serialize` through `realtime`, unless it already derives it.
-fn prepare_serialize(item: &mut Item, krate: &TokenStream) {
-    let attrs = match item {
-        Item::Struct(item) => &mut item.attrs,
-        Item::Enum(item) => &mut item.attrs,
-        _ => return,
-    };
-    if derives(attrs, "Serialize") {
-        return;
-    }
+/// A JSON payload derives `Serialize` through the runtime crate's re-export.
+fn derive_serialize_through(attrs: &mut Vec<Attribute>, krate: &TokenStream) {
     let serde_path = format!("{krate}::__private::serde").replace(' ', "");
     attrs.insert(0, parse_quote!(#[serde(crate = #serde_path)]));
     attrs.insert(
@@ -107,15 +92,10 @@ fn prepare_serialize(item: &mut Item, krate: &TokenStream) {
     );
 }
 
-/// A template derives `Template` through `realtime` unless it already does, and askama's
-/// generated code is pointed at `realtime`'s re-export.
-fn prepare_template(item: &mut Item, krate: &TokenStream) {
-    let attrs = match item {
-        Item::Struct(item) => &mut item.attrs,
-        Item::Enum(item) => &mut item.attrs,
-        _ => return,
-    };
-    if !derives(attrs, "Template") {
+/// A template derives `Template` through the runtime crate unless it already does, and
+/// askama's generated code is pointed at the runtime crate's re-export.
+fn prepare_template(attrs: &mut Vec<Attribute>, krate: &TokenStream, derive_template: bool) {
+    if derive_template {
         attrs.insert(
             0,
             parse_quote!(#[derive(#krate::__private::askama::Template)]),
@@ -137,89 +117,94 @@ fn prepare_template(item: &mut Item, krate: &TokenStream) {
     }
 }
 
-/// The methods share the payload's visibility: a private payload gets private methods.
-fn json_methods(name: &LitStr, krate: &TokenStream, vis: &Visibility) -> TokenStream {
-    let send_doc = format!(
-        " Sends this message on channel `{}` with the seed's default filter: when `sender` is \
-         authenticated, only clients authenticated as the same user receive it; when `sender` \
-         is a guest, every subscriber does.",
-        name.value()
-    );
-    let send_to_doc = format!(
-        " Sends this message on channel `{}` to the subscribers `filter` accepts.",
-        name.value()
-    );
-    quote! {
-        #[doc = #send_doc]
-        ///
-        /// # Errors
-        ///
-        /// If the message cannot be encoded as JSON; nothing is sent then.
-        #vis fn send(
-            &self,
-            rt: &#krate::Realtime,
-            sender: &#krate::RequestAuth,
-        ) -> ::core::result::Result<#krate::Delivery, #krate::SendError> {
-            #krate::__private::send_json(self, rt, #krate::filter::same_user_or_all(sender))
-        }
-
-        #[doc = #send_to_doc]
-        ///
-        /// # Errors
-        ///
-        /// If the message cannot be encoded as JSON; nothing is sent then.
-        #vis fn send_to<F>(
-            &self,
-            rt: &#krate::Realtime,
-            filter: F,
-        ) -> ::core::result::Result<#krate::Delivery, #krate::SendError>
-        where
-            F: ::core::ops::Fn(&#krate::ClientId, &#krate::Client) -> bool,
-        {
-            #krate::__private::send_json(self, rt, filter)
-        }
-    }
+/// The inherent methods: thin delegates to the trait's provided methods, documented by a
+/// line pointing there. They share the payload's visibility: a private payload gets private
+/// methods.
+struct Methods<'a> {
+    channel: &'a str,
+    krate: &'a TokenStream,
+    vis: &'a syn::Visibility,
 }
 
-fn html_methods(name: &LitStr, krate: &TokenStream, vis: &Visibility) -> TokenStream {
-    let capture_doc = format!(
-        " Renders this template once and broadcasts the HTML on channel `{}` with the seed's \
-         default filter; the result answers the requester with the same HTML.",
-        name.value()
-    );
-    let capture_to_doc = format!(
-        " Renders this template once and broadcasts the HTML on channel `{}` to the subscribers \
-         `filter` accepts; the result answers the requester with the same HTML.",
-        name.value()
-    );
-    quote! {
-        #[doc = #capture_doc]
-        ///
-        /// # Errors
-        ///
-        /// If the template fails to render; nothing is broadcast then.
-        #vis fn capture(
-            &self,
-            rt: &#krate::Realtime,
-            sender: &#krate::RequestAuth,
-        ) -> ::core::result::Result<#krate::capture::Captured, #krate::capture::CaptureError> {
-            #krate::capture::capture(self, rt, #krate::filter::same_user_or_all(sender))
-        }
+impl Methods<'_> {
+    fn json(&self) -> TokenStream {
+        let Self { krate, vis, .. } = self;
+        let send_doc = self.doc(
+            "Sends this message on channel",
+            "with the default filter (the sender's own user, or everyone when a guest sends)",
+            "JsonChannel::send",
+        );
+        let send_to_doc = self.doc(
+            "Sends this message on channel",
+            "to the subscribers `filter` accepts",
+            "JsonChannel::send_to",
+        );
+        quote! {
+            #[doc = #send_doc]
+            #vis fn send(
+                &self,
+                rt: &#krate::Realtime,
+                sender: &#krate::RequestAuth,
+            ) -> ::core::result::Result<#krate::Delivery, #krate::SendError> {
+                <Self as #krate::JsonChannel>::send(self, rt, sender)
+            }
 
-        #[doc = #capture_to_doc]
-        ///
-        /// # Errors
-        ///
-        /// If the template fails to render; nothing is broadcast then.
-        #vis fn capture_to<F>(
-            &self,
-            rt: &#krate::Realtime,
-            filter: F,
-        ) -> ::core::result::Result<#krate::capture::Captured, #krate::capture::CaptureError>
-        where
-            F: ::core::ops::Fn(&#krate::ClientId, &#krate::Client) -> bool,
-        {
-            #krate::capture::capture(self, rt, filter)
+            #[doc = #send_to_doc]
+            #vis fn send_to<F>(
+                &self,
+                rt: &#krate::Realtime,
+                filter: F,
+            ) -> ::core::result::Result<#krate::Delivery, #krate::SendError>
+            where
+                F: ::core::ops::Fn(&#krate::ClientId, &#krate::Client) -> bool,
+            {
+                <Self as #krate::JsonChannel>::send_to(self, rt, filter)
+            }
         }
+    }
+
+    fn html(&self) -> TokenStream {
+        let Self { krate, vis, .. } = self;
+        let capture_doc = self.doc(
+            "Renders this template once and broadcasts it on channel",
+            "with the default filter (the sender's own user, or everyone when a guest sends)",
+            "HtmlChannel::capture",
+        );
+        let capture_to_doc = self.doc(
+            "Renders this template once and broadcasts it on channel",
+            "to the subscribers `filter` accepts",
+            "HtmlChannel::capture_to",
+        );
+        quote! {
+            #[doc = #capture_doc]
+            #vis fn capture(
+                &self,
+                rt: &#krate::Realtime,
+                sender: &#krate::RequestAuth,
+            ) -> ::core::result::Result<#krate::capture::Captured, #krate::capture::CaptureError> {
+                <Self as #krate::HtmlChannel>::capture(self, rt, sender)
+            }
+
+            #[doc = #capture_to_doc]
+            #vis fn capture_to<F>(
+                &self,
+                rt: &#krate::Realtime,
+                filter: F,
+            ) -> ::core::result::Result<#krate::capture::Captured, #krate::capture::CaptureError>
+            where
+                F: ::core::ops::Fn(&#krate::ClientId, &#krate::Client) -> bool,
+            {
+                <Self as #krate::HtmlChannel>::capture_to(self, rt, filter)
+            }
+        }
+    }
+
+    /// " {does} `{channel}` {how}: [`{method}`]({krate}::{method})."
+    fn doc(&self, does: &str, how: &str, method: &str) -> String {
+        let krate = self.krate.to_string().replace(' ', "");
+        format!(
+            " {does} `{}` {how}: [`{method}`]({krate}::{method}).",
+            self.channel
+        )
     }
 }

@@ -1,40 +1,39 @@
 //! The handler `#[realtime_page]` generates: it extracts the broker and the requester's auth,
-//! runs the user's body, then captures the returned template. Infallible: `check` ran first.
+//! runs the user's body, then captures the returned template. Infallible: `check` decided.
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
-use syn::ReturnType;
+use syn::ItemFn;
 use syn::spanned::Spanned;
 
-use super::parse::{Arg, PageInput};
-use crate::crate_path::crate_path;
+use super::Page;
 
-pub(crate) fn expand(input: &PageInput) -> TokenStream {
-    let custom_crate = input.args.iter().find_map(|arg| match arg {
-        Arg::Crate(_, path) => Some(path),
-        Arg::Filter(..) => None,
-    });
-    let krate = crate_path(custom_crate);
-    let filter = input.args.iter().find_map(|arg| match arg {
-        Arg::Filter(_, filter) => Some(filter),
-        Arg::Crate(..) => None,
-    });
-
-    let handler = &input.handler;
-    let attrs = &handler.attrs;
-    let vis = &handler.vis;
-    let sig = &handler.sig;
+pub(crate) fn expand(page: Page) -> TokenStream {
+    let Page {
+        krate,
+        filter,
+        handler,
+        output,
+    } = page;
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+        ..
+    } = handler;
     let ident = &sig.ident;
     let (impl_generics, _, where_clause) = sig.generics.split_for_impl();
     let inputs = &sig.inputs;
-    let body = &handler.block;
-    let ReturnType::Type(_, output) = &sig.output else {
-        unreachable!("check ensures a return type");
-    };
 
     // Spanned at the user's tokens, so rustc underlines their return type and their filter.
+    // The page is answered through its channel's kind, so a JSON channel is told apart.
+    let page_channel = quote!(#krate::__private::PageChannel);
     let respond = quote_spanned! {output.span()=>
-        <#output as #krate::__private::PageOutput>::respond
+        <<#output as #page_channel>::Kind as #krate::__private::Respond<
+            #output,
+            <#output as #page_channel>::Channel,
+        >>::respond
     };
     let filter = if let Some(filter) = filter {
         quote_spanned! {filter.span()=>
@@ -53,7 +52,7 @@ pub(crate) fn expand(input: &PageInput) -> TokenStream {
             __realtime_page: #krate::__private::PageContext,
             #inputs
         ) -> #krate::__private::axum::response::Response #where_clause {
-            let __realtime_output: #output = async move #body.await;
+            let __realtime_output: #output = async move #block.await;
             #filter
             #respond(__realtime_output, &__realtime_page, __realtime_filter)
         }

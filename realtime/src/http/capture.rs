@@ -1,15 +1,90 @@
-//! Render capture: a template rendered once, broadcast on its channel, and answered.
+//! What a typed channel can do, as the methods of the traits `#[channel]` implements: a JSON
+//! channel sends itself, an HTML channel is captured (rendered once, broadcast on its channel,
+//! and answered). They sit here, above the broker, because `channel` sits below it.
 
 use std::fmt;
 
 use axum::response::{Html, IntoResponse, Response};
 use http::StatusCode;
+use serde::Serialize;
 
+use crate::auth::RequestAuth;
 use crate::broker::Realtime;
 use crate::broker::client::Client;
 use crate::broker::delivery::{Delivery, SendError};
-use crate::channel::HtmlChannel;
+use crate::broker::filter::same_user_or_all;
+use crate::channel::Channel;
 use crate::wire::client_id::ClientId;
+
+/// A channel whose payload is a serializable value, sent as JSON. Implemented by
+/// [`#[channel("name")]`](macro@crate::channel) on a struct or enum without `#[template]`,
+/// which also gives the type inherent `send` and `send_to`, so calls need no import.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a JSON channel",
+    label = "not a JSON channel",
+    note = "a JSON channel is a struct or enum with `#[axum_realtime::channel(\"name\")]` and no `#[template]`; an HTML channel (a template) is sent with `.capture` / `.capture_to`"
+)]
+pub trait JsonChannel: Channel + Serialize {
+    /// Sends this message on its channel with the default filter: when `sender` is
+    /// authenticated, only clients authenticated as the same user receive it (all of that
+    /// user's tabs); when `sender` is a guest, every subscriber does.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Encode`] if the message cannot be encoded as JSON; nothing is sent then.
+    fn send(&self, rt: &Realtime, sender: &RequestAuth) -> Result<Delivery, SendError> {
+        JsonChannel::send_to(self, rt, same_user_or_all(sender))
+    }
+
+    /// Sends this message on its channel to the subscribers `filter` accepts;
+    /// [`everyone`](crate::everyone) accepts all.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Encode`] if the message cannot be encoded as JSON; nothing is sent then.
+    fn send_to<F>(&self, rt: &Realtime, filter: F) -> Result<Delivery, SendError>
+    where
+        F: Fn(&ClientId, &Client) -> bool,
+    {
+        rt.send_to(Self::NAME, self, filter)
+    }
+}
+
+/// A channel whose payload is an askama template: the rendered HTML is broadcast as a JSON
+/// string. Implemented by [`#[channel("name")]`](macro@crate::channel) on a template struct,
+/// which also gives the type inherent `capture` and `capture_to`, so calls need no import.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an HTML channel",
+    label = "not the template of an HTML channel",
+    note = "an HTML channel is a struct with `#[axum_realtime::channel(\"name\")]` and `#[template(...)]`; a JSON channel is sent with `.send` / `.send_to`"
+)]
+pub trait HtmlChannel: Channel + askama::Template {
+    /// Renders this template once and broadcasts the HTML on its channel with the default
+    /// filter (the sender's own user, or everyone when a guest sends); the result answers the
+    /// requester with the same HTML.
+    ///
+    /// # Errors
+    ///
+    /// [`CaptureError::Render`] if the template fails; [`CaptureError::Send`] if the HTML
+    /// cannot be sent. Nothing is broadcast then.
+    fn capture(&self, rt: &Realtime, sender: &RequestAuth) -> Result<Captured, CaptureError> {
+        capture(self, rt, same_user_or_all(sender))
+    }
+
+    /// Renders this template once and broadcasts the HTML on its channel to the subscribers
+    /// `filter` accepts; the result answers the requester with the same HTML.
+    ///
+    /// # Errors
+    ///
+    /// [`CaptureError::Render`] if the template fails; [`CaptureError::Send`] if the HTML
+    /// cannot be sent. Nothing is broadcast then.
+    fn capture_to<F>(&self, rt: &Realtime, filter: F) -> Result<Captured, CaptureError>
+    where
+        F: Fn(&ClientId, &Client) -> bool,
+    {
+        capture(self, rt, filter)
+    }
+}
 
 /// A captured page: the HTML that was broadcast, and what the broadcast did. As a response it
 /// is that HTML, so the requester gets exactly what the subscribers got.
@@ -67,7 +142,7 @@ impl IntoResponse for CaptureError {
 }
 
 /// Renders `page` once and broadcasts the HTML on its channel to the subscribers `filter`
-/// accepts.
+/// accepts: [`HtmlChannel::capture_to`] as a function.
 ///
 /// # Errors
 ///
@@ -75,7 +150,7 @@ impl IntoResponse for CaptureError {
 /// be sent. Nothing is broadcast then.
 pub fn capture<T, F>(page: &T, rt: &Realtime, filter: F) -> Result<Captured, CaptureError>
 where
-    T: HtmlChannel,
+    T: HtmlChannel + ?Sized,
     F: Fn(&ClientId, &Client) -> bool,
 {
     let html = page.render().map_err(CaptureError::Render)?;
