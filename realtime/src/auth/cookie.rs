@@ -40,9 +40,9 @@ pub(crate) fn token<'a>(headers: &'a HeaderMap, method: &Method, name: &str) -> 
 /// let mut headers = HeaderMap::new();
 /// headers.insert("host", "chat.example".parse().unwrap());
 /// headers.insert("origin", "https://chat.example".parse().unwrap());
-/// assert!(axum_realtime::is_same_origin(&headers, &Method::POST));
+/// assert!(axum_realtime::auth::is_same_origin(&headers, &Method::POST));
 /// headers.insert("origin", "https://evil.example".parse().unwrap());
-/// assert!(!axum_realtime::is_same_origin(&headers, &Method::POST));
+/// assert!(!axum_realtime::auth::is_same_origin(&headers, &Method::POST));
 /// ```
 #[must_use]
 pub fn is_same_origin(headers: &HeaderMap, method: &Method) -> bool {

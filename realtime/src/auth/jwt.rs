@@ -16,7 +16,7 @@ use crate::auth::{AuthRecord, Authenticator};
 /// verify it. A token with a bad signature, or past its expiry, is a guest.
 ///
 /// ```
-/// use axum_realtime::{AuthRecord, Authenticator, JwtAuth};
+/// use axum_realtime::auth::{AuthRecord, Authenticator, JwtAuth};
 ///
 /// let auth = JwtAuth::new(b"a secret of at least 32 bytes!!!");
 /// let token = auth.mint(&AuthRecord::new("u1").with("username", "ann")).unwrap();

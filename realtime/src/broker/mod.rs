@@ -24,6 +24,7 @@ pub(crate) mod delivery;
 mod fan_out;
 pub mod filter;
 mod index;
+pub(crate) mod json_channel;
 pub(crate) mod outbox;
 mod pace;
 mod registry;

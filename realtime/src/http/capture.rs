@@ -1,12 +1,11 @@
-//! What a typed channel can do, as the methods of the traits `#[channel]` implements: a JSON
-//! channel sends itself, an HTML channel is captured (rendered once, broadcast on its channel,
-//! and answered). They sit here, above the broker, because `channel` sits below it.
+//! Render capture: what an HTML channel can do, as the methods of the trait `#[channel]`
+//! implements on a template (render once, broadcast on its channel, answer with the same
+//! HTML). It sits here, above the broker, because `channel` sits below it.
 
 use std::fmt;
 
 use axum::response::{Html, IntoResponse, Response};
 use http::StatusCode;
-use serde::Serialize;
 
 use crate::auth::RequestAuth;
 use crate::broker::Realtime;
@@ -15,40 +14,6 @@ use crate::broker::delivery::{Delivery, SendError};
 use crate::broker::filter::same_user_or_all;
 use crate::channel::Channel;
 use crate::wire::client_id::ClientId;
-
-/// A channel whose payload is a serializable value, sent as JSON. Implemented by
-/// [`#[channel("name")]`](macro@crate::channel) on a struct or enum without `#[template]`,
-/// which also gives the type inherent `send` and `send_to`, so calls need no import.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a JSON channel",
-    label = "not a JSON channel",
-    note = "a JSON channel is a struct or enum with `#[axum_realtime::channel(\"name\")]` and no `#[template]`; an HTML channel (a template) is sent with `.capture` / `.capture_to`"
-)]
-pub trait JsonChannel: Channel + Serialize {
-    /// Sends this message on its channel with the default filter: when `sender` is
-    /// authenticated, only clients authenticated as the same user receive it (all of that
-    /// user's tabs); when `sender` is a guest, every subscriber does.
-    ///
-    /// # Errors
-    ///
-    /// [`SendError::Encode`] if the message cannot be encoded as JSON; nothing is sent then.
-    fn send(&self, rt: &Realtime, sender: &RequestAuth) -> Result<Delivery, SendError> {
-        JsonChannel::send_to(self, rt, same_user_or_all(sender))
-    }
-
-    /// Sends this message on its channel to the subscribers `filter` accepts;
-    /// [`everyone`](crate::everyone) accepts all.
-    ///
-    /// # Errors
-    ///
-    /// [`SendError::Encode`] if the message cannot be encoded as JSON; nothing is sent then.
-    fn send_to<F>(&self, rt: &Realtime, filter: F) -> Result<Delivery, SendError>
-    where
-        F: Fn(&ClientId, &Client) -> bool,
-    {
-        rt.send_to(Self::NAME, self, filter)
-    }
-}
 
 /// A channel whose payload is an askama template: the rendered HTML is broadcast as a JSON
 /// string. Implemented by [`#[channel("name")]`](macro@crate::channel) on a template struct,
