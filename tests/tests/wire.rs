@@ -556,6 +556,8 @@ async fn held_messages_arrive_framed_in_order_on_both_paths() {
     for direct in [true, false] {
         let rt = Realtime::builder()
             .max_write_delay(Duration::from_secs(2))
+            // Hold whatever the load, so that holding itself is what this test exercises.
+            .hold_above_cores(0.0)
             .direct_streams(direct)
             .build();
         let server = serve(&rt).await;

@@ -24,6 +24,7 @@ pub(crate) struct Config {
     pub(crate) queue_capacity: usize,
     pub(crate) queue_bytes: usize,
     pub(crate) max_write_delay: Duration,
+    pub(crate) hold_above_cores: f64,
     pub(crate) check_remote_ip: bool,
     pub(crate) auth_cookie: String,
     pub(crate) secure_cookie: bool,
@@ -78,6 +79,7 @@ impl Default for Config {
             queue_capacity: 1024,
             queue_bytes: DEFAULT_QUEUE_BYTES,
             max_write_delay: Duration::from_millis(40),
+            hold_above_cores: 0.5,
             check_remote_ip: true,
             auth_cookie: crate::auth::cookie::DEFAULT_COOKIE.to_owned(),
             secure_cookie: false,
@@ -191,13 +193,23 @@ impl Builder {
 
     /// The longest a message may be held back so that it shares one write with the messages
     /// after it (default 40 ms). Most of a delivery's cost is the write itself (a system call
-    /// and a TCP segment), so under sustained traffic sharing writes raises throughput several
-    /// times. Only messages of a topic sent to more often than this are held, for one and a
-    /// half of its usual intervals at most: a message after a pause, or on a topic sent to
-    /// less often, is written at once, and so is a message sent to one client. Set
-    /// `Duration::ZERO` to write every message at once.
+    /// and a TCP segment), so under sustained load sharing writes raises throughput several
+    /// times. A message is held only while the server is busy ([`Builder::hold_above_cores`])
+    /// and its topic is sent to more often than this, for one and a half of the topic's usual
+    /// intervals at most: otherwise, and for a message sent to one client, it is written at
+    /// once. Set `Duration::ZERO` to write every message at once.
     pub fn max_write_delay(mut self, delay: Duration) -> Self {
         self.config.max_write_delay = delay;
+        self
+    }
+
+    /// How busy the server must be before frames are held at all (default half a core): a
+    /// frame of a busy topic may wait for company ([`Builder::max_write_delay`]) only while the
+    /// process used more than `cores` of CPU over the last 20 ms. Below that, sharing writes
+    /// saves nothing anyone waits for, and every frame is written at once. `0.0` holds on a
+    /// topic's pace alone; `f64::INFINITY` never holds.
+    pub fn hold_above_cores(mut self, cores: f64) -> Self {
+        self.config.hold_above_cores = if cores.is_nan() { 0.5 } else { cores.max(0.0) };
         self
     }
 

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::time::Instant;
@@ -46,7 +47,15 @@ impl Shared {
             else {
                 return delivery;
             };
-            let hold = pace.record(Instant::now(), self.config.max_write_delay);
+            let now = Instant::now();
+            // A frame is held for company only while the server is short of CPU: otherwise
+            // writing it at once costs nothing anyone waits for.
+            let max_delay = if self.load.is_busy(now) {
+                self.config.max_write_delay
+            } else {
+                Duration::ZERO
+            };
+            let hold = pace.record(now, max_delay);
             let id = self.next_message_id();
             let plain = sse::event(&id, topic, data);
             for (client_id, subscriber) in subscribers {

@@ -25,6 +25,7 @@ mod fan_out;
 pub mod filter;
 mod index;
 pub(crate) mod json_channel;
+mod load;
 pub(crate) mod outbox;
 mod pace;
 mod registry;
@@ -51,6 +52,8 @@ pub(crate) struct Shared {
     /// Subscribers by topic. Subscribes and disconnects lock it for writing: sends hold it
     /// only to find their recipients and queue the shared plain frame.
     topics: RwLock<Topics>,
+    /// Whether the process is busy enough for busy topics' frames to be held.
+    load: load::Load,
     /// Clients whose queue overflowed outside a fan-out, waiting to be unregistered.
     overflowed: Mutex<Vec<Client>>,
     epoch: String,
@@ -101,6 +104,7 @@ impl Realtime {
 
     pub(crate) fn from_builder(builder: Builder) -> Self {
         let epoch = ClientId::random().as_str()[..8].to_owned();
+        let load = load::Load::new(builder.config.hold_above_cores);
         Self {
             shared: Arc::new(Shared {
                 config: builder.config,
@@ -108,6 +112,7 @@ impl Realtime {
                 hooks: builder.hooks,
                 registry: Registry::new(),
                 topics: RwLock::default(),
+                load,
                 overflowed: Mutex::default(),
                 epoch,
                 sequence: AtomicU64::new(0),

@@ -1,6 +1,6 @@
-//! A topic's pace: how often it is sent to. It tells a stream whether a frame is likely to have
-//! company soon, worth holding it back for so both share one write, or not (a quiet topic's
-//! frame is written at once).
+//! A topic's pace: how often it is sent to. While the server is busy (see `load`), it tells a
+//! stream whether a frame is likely to have company soon, worth holding it back for so both
+//! share one write, or not (a quiet topic's frame is written at once).
 
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;

@@ -1,0 +1,97 @@
+//! When frames share a write: only when they are already waiting, never because a frame might
+//! get company while the server has CPU to spare.
+
+use std::time::Duration;
+
+use axum_realtime::Realtime;
+use realtime_tests::raw_http::{SseStream, post_realtime};
+use realtime_tests::server::TestServer;
+
+async fn subscribed(server: &TestServer, topic: &str) -> SseStream {
+    let mut stream = SseStream::open(server.addr, &[]).await;
+    let id = stream.client_id().await;
+    let body = format!(r#"{{"clientId":"{id}","subscriptions":["{topic}"]}}"#);
+    assert_eq!(post_realtime(server.addr, &body, None).await.status, 204);
+    stream
+}
+
+fn data_of(event: &str) -> &str {
+    event
+        .lines()
+        .find_map(|line| line.strip_prefix("data:"))
+        .expect("a data line")
+}
+
+/// A topic sent to every 100 ms counts as busy for a 10 s `max_write_delay`, so holding by
+/// pace alone would keep each frame for the next send (150 ms). A server that is not short of
+/// CPU writes each one at once: it arrives well before the next send.
+#[tokio::test]
+async fn an_idle_server_writes_every_frame_at_once_even_on_a_busy_topic() {
+    for direct in [true, false] {
+        let rt = Realtime::builder()
+            .max_write_delay(Duration::from_secs(10))
+            // Never busy enough: the policy under test, free of this machine's other load.
+            .hold_above_cores(f64::INFINITY)
+            .direct_streams(direct)
+            .build();
+        let server = TestServer::start(&rt, rt.mount(axum::Router::new())).await;
+        let mut stream = subscribed(&server, "ticks").await;
+        for i in 0..8 {
+            assert_eq!(
+                rt.send_to("ticks", &i, axum_realtime::everyone)
+                    .unwrap()
+                    .reached,
+                1
+            );
+            // Far less than the 150 ms a held frame would wait for its company.
+            let event = stream
+                .next_event(Duration::from_millis(60))
+                .await
+                .unwrap_or_else(|| panic!("frame {i} was held (direct: {direct})"));
+            assert_eq!(data_of(&event), i.to_string());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Frames that pile up while the client's socket is full go out once it drains: every one,
+/// once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_queued_behind_a_full_socket_arrive_once_and_in_order() {
+    let rt = Realtime::builder()
+        .queue_capacity(100_000)
+        .queue_bytes(usize::MAX)
+        .hold_above_cores(f64::INFINITY)
+        .build();
+    let server = TestServer::start(&rt, rt.mount(axum::Router::new())).await;
+    let mut stream = subscribed(&server, "bulk").await;
+    // 600 × 16 KiB: more than the socket buffers hold while the client is not reading.
+    let payload = "x".repeat(16 * 1024);
+    for i in 0..600 {
+        let message = format!("{i}:{payload}");
+        assert_eq!(
+            rt.send_to("bulk", &message, axum_realtime::everyone)
+                .unwrap()
+                .dropped,
+            0
+        );
+    }
+    for i in 0..600 {
+        let event = stream
+            .next_event(Duration::from_secs(5))
+            .await
+            .unwrap_or_else(|| panic!("message {i} never arrived"));
+        let data = data_of(&event);
+        assert!(
+            data.starts_with(&format!("\"{i}:")),
+            "message {i} out of order"
+        );
+    }
+    assert!(
+        stream
+            .next_event(Duration::from_millis(200))
+            .await
+            .is_none(),
+        "nothing twice"
+    );
+}
