@@ -179,6 +179,7 @@ else
   run "rate 20k/s N=1000 (20 sends/s, 10 s)" --connections 1000 --rate 20000 --duration 10
   run "hold N=$HOLD_N M=10" --connections "$HOLD_N" --messages 10 --hold 5 --connect-concurrency 512
   run "keys N=16 K=1000" --connections 16 --keys 1000
+  run "burst 8 KB N=1000 M=200" --connections 1000 --messages 200 --payload-bytes 8192
   sweep
   rounds "rounds N=5000 M=100" 3 --connections 5000 --messages 100
 fi

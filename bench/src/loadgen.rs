@@ -70,6 +70,8 @@ pub struct Config {
     pub load: Load,
     /// The topic every client subscribes to.
     pub topic: String,
+    /// Padding added to each message's stamp, to measure large payloads (0: a bare stamp).
+    pub payload_bytes: usize,
     /// Clients connecting and subscribing at once.
     pub connect_concurrency: usize,
     /// Keep-alive connections for the subscription `POST`s.
@@ -166,6 +168,8 @@ struct Shared {
     addr: SocketAddr,
     start: Instant,
     topic: String,
+    /// What each message carries after its stamp.
+    padding: String,
     plan: Plan,
     /// Topic events read by all clients.
     delivered: AtomicU64,
@@ -207,7 +211,12 @@ pub(crate) fn parse_stamp(data: &[u8]) -> Option<(usize, u64, u64)> {
         })
     };
     let (publisher, seq, sent) = (number()?, number()?, number()?);
-    if parts.next().is_some() {
+    // Then the padding, if any: `x`s only.
+    if !parts
+        .next()
+        .is_none_or(|padding| padding.iter().all(|&b| b == b'x'))
+        || parts.next().is_some()
+    {
         return None;
     }
     Some((usize::try_from(publisher).ok()?, seq, sent))
@@ -444,8 +453,8 @@ async fn publish(shared: Arc<Shared>, publisher: usize, send_start_ns: u64) -> P
             use std::io::Write as _;
             let _ = write!(
                 body,
-                r#"{{"topic":"{}","data":"{publisher}:{seq}:{sent_ns}"}}"#,
-                shared.topic
+                r#"{{"topic":"{}","data":"{publisher}:{seq}:{sent_ns}:{}"}}"#,
+                shared.topic, shared.padding
             );
         }
         out.sent += 1;
@@ -531,6 +540,7 @@ pub async fn run(config: &Config) -> Result<Report, String> {
         addr: config.addr,
         start: Instant::now(),
         topic: config.topic.clone(),
+        padding: "x".repeat(config.payload_bytes),
         plan,
         delivered: AtomicU64::new(0),
         last_delivery_ns: AtomicU64::new(0),
@@ -732,11 +742,14 @@ mod tests {
             parse_stamp(br#""2:17:123456789""#),
             Some((2, 17, 123_456_789))
         );
+        assert_eq!(parse_stamp(br#""2:17:9:""#), Some((2, 17, 9)));
+        assert_eq!(parse_stamp(br#""2:17:9:xxxx""#), Some((2, 17, 9)));
         for bad in [
             &b"2:17:1"[..],
             br#""2:17""#,
             br#""2:x:1""#,
             br#""2:1:1:1""#,
+            br#""2:1:1:xx:""#,
             br#""::""#,
         ] {
             assert_eq!(parse_stamp(bad), None, "{}", String::from_utf8_lossy(bad));
@@ -756,6 +769,7 @@ mod tests {
             publishers: 3,
             load: Load::Burst { messages: 10 },
             topic: "t".into(),
+            payload_bytes: 0,
             connect_concurrency: 1,
             subscribe_pool: 1,
             hold: Duration::ZERO,
@@ -788,6 +802,7 @@ mod tests {
             addr: "127.0.0.1:1".parse().unwrap(),
             start: Instant::now(),
             topic: "t".into(),
+            padding: String::new(),
             plan: config_plan,
             delivered: AtomicU64::new(0),
             last_delivery_ns: AtomicU64::new(0),

@@ -29,6 +29,7 @@ options:
   --key-bytes B              the length of each of those keys (default 2400; at most 2500)
   --publishers K             concurrent publishers, each on its own connection (default 1)
   --topic T                  the topic (default bench)
+  --payload-bytes B          pad each message with B bytes (default 0), to measure large payloads
   --connect-concurrency C    clients connecting at once (default 256)
   --subscribe-pool P         keep-alive connections for the subscription POSTs (default 8)
   --hold S                   seconds the clients stay idle before the sends; memory is read then (default 1)
@@ -44,8 +45,9 @@ struct Args {
     json: Option<String>,
 }
 
-fn parse_args(args: &[String]) -> Result<Args, String> {
-    let mut config = Config {
+/// The load before any flag: 100 clients, one publisher, a burst of 100 bare stamps.
+fn defaults() -> Result<Config, String> {
+    Ok(Config {
         addr: std::env::var("REALTIME_ADDR")
             .unwrap_or_else(|_| "127.0.0.1:8090".into())
             .parse()
@@ -57,13 +59,18 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         publishers: 1,
         load: Load::Burst { messages: 100 },
         topic: "bench".into(),
+        payload_bytes: 0,
         connect_concurrency: 256,
         subscribe_pool: 8,
         hold: Duration::from_secs(1),
         drain_timeout: Duration::from_secs(10),
         settle: Duration::from_secs(2),
         threads: 1,
-    };
+    })
+}
+
+fn parse_args(args: &[String]) -> Result<Args, String> {
+    let mut config = defaults()?;
     let (mut timeout, mut json) = (Duration::from_mins(10), None);
     let (mut rate, mut duration) = (None::<f64>, None::<f64>);
     let (mut keys, mut key_bytes) = (None::<usize>, 2400);
@@ -101,6 +108,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             "--key-bytes" => key_bytes = value.parse().map_err(|err| bad(&err))?,
             "--publishers" => config.publishers = value.parse().map_err(|err| bad(&err))?,
             "--topic" => config.topic.clone_from(&value),
+            "--payload-bytes" => config.payload_bytes = value.parse().map_err(|err| bad(&err))?,
             "--connect-concurrency" => {
                 config.connect_concurrency = value.parse().map_err(|err| bad(&err))?;
             }
