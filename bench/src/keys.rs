@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 
 use crate::histogram::Histogram;
 use crate::http::{self, Conn};
-use crate::loadgen::{Config, parse_stamp, reached_of};
+use crate::loadgen::{Config, await_deliveries, parse_stamp, reached_of};
 use crate::procfs;
 use crate::report::{Report, Usage};
 use crate::sse::{self, Parser};
@@ -317,19 +317,7 @@ pub(crate) async fn run(
 
     // Wait for every delivery, or for progress to stop.
     let expected = (config.connections * per_client) as u64;
-    let mut progress = (clock.delivered.load(Ordering::Relaxed), Instant::now());
-    loop {
-        let delivered = clock.delivered.load(Ordering::Relaxed);
-        if delivered >= expected {
-            break;
-        }
-        if delivered != progress.0 {
-            progress = (delivered, Instant::now());
-        } else if progress.1.elapsed() > config.drain_timeout {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    await_deliveries(&clock.delivered, expected, config.drain_timeout).await;
     let cpu_after = pid.and_then(|pid| procfs::cpu_time(&pid.to_string()).ok());
     let own_after = procfs::cpu_time("self").ok();
 

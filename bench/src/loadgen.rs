@@ -198,6 +198,27 @@ struct Tally {
 }
 
 /// `"<publisher>:<seq>:<ns>"` (with the JSON quotes).
+/// Waits until `delivered` reaches `expected`, or stops moving for `drain_timeout`.
+pub(crate) async fn await_deliveries(
+    delivered: &AtomicU64,
+    expected: u64,
+    drain_timeout: Duration,
+) {
+    let mut progress = (delivered.load(Ordering::Relaxed), Instant::now());
+    loop {
+        let now = delivered.load(Ordering::Relaxed);
+        if now >= expected {
+            return;
+        }
+        if now != progress.0 {
+            progress = (now, Instant::now());
+        } else if progress.1.elapsed() > drain_timeout {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
 pub(crate) fn parse_stamp(data: &[u8]) -> Option<(usize, u64, u64)> {
     let inner = data.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
     let mut parts = inner.split(|&b| b == b':');
@@ -626,19 +647,7 @@ pub async fn run(config: &Config) -> Result<Report, String> {
     }
     let sends_done_ns = shared.now_ns();
     let reached: u64 = published.iter().map(|p| p.reached).sum();
-    let mut progress = (shared.delivered.load(Ordering::Relaxed), Instant::now());
-    loop {
-        let delivered = shared.delivered.load(Ordering::Relaxed);
-        if delivered >= reached {
-            break;
-        }
-        if delivered != progress.0 {
-            progress = (delivered, Instant::now());
-        } else if progress.1.elapsed() > config.drain_timeout {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    await_deliveries(&shared.delivered, reached, config.drain_timeout).await;
     let cpu_after = cpu_of(pid);
     let own_after = procfs::cpu_time("self").ok();
 

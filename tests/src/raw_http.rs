@@ -394,3 +394,17 @@ pub fn status_lines(raw: &[u8]) -> Vec<u16> {
         .filter_map(|(at, _)| text[at + 9..].get(..3)?.parse().ok())
         .collect()
 }
+
+/// A stream subscribed to `topic` alone (opened, `PB_CONNECT` read, `POST`ed).
+///
+/// # Panics
+///
+/// As [`SseStream::open`], or if the subscription is refused.
+pub async fn subscribed_to(addr: SocketAddr, topic: &str) -> SseStream {
+    let mut stream = SseStream::open(addr, &[]).await;
+    let id = stream.client_id().await;
+    let body = format!(r#"{{"clientId":"{id}","subscriptions":["{topic}"]}}"#);
+    let response = post_realtime(addr, &body, None).await;
+    assert_eq!(response.status, 204, "{}", response.text());
+    stream
+}

@@ -4,16 +4,8 @@
 use std::time::Duration;
 
 use axum_realtime::Realtime;
-use realtime_tests::raw_http::{SseStream, post_realtime};
+use realtime_tests::raw_http::subscribed_to;
 use realtime_tests::server::TestServer;
-
-async fn subscribed(server: &TestServer, topic: &str) -> SseStream {
-    let mut stream = SseStream::open(server.addr, &[]).await;
-    let id = stream.client_id().await;
-    let body = format!(r#"{{"clientId":"{id}","subscriptions":["{topic}"]}}"#);
-    assert_eq!(post_realtime(server.addr, &body, None).await.status, 204);
-    stream
-}
 
 fn data_of(event: &str) -> &str {
     event
@@ -35,7 +27,7 @@ async fn an_idle_server_writes_every_frame_at_once_even_on_a_busy_topic() {
             .direct_streams(direct)
             .build();
         let server = TestServer::start(&rt, rt.mount(axum::Router::new())).await;
-        let mut stream = subscribed(&server, "ticks").await;
+        let mut stream = subscribed_to(server.addr, "ticks").await;
         for i in 0..8 {
             assert_eq!(
                 rt.send_to("ticks", &i, axum_realtime::everyone)
@@ -64,7 +56,7 @@ async fn frames_queued_behind_a_full_socket_arrive_once_and_in_order() {
         .hold_above_cores(f64::INFINITY)
         .build();
     let server = TestServer::start(&rt, rt.mount(axum::Router::new())).await;
-    let mut stream = subscribed(&server, "bulk").await;
+    let mut stream = subscribed_to(server.addr, "bulk").await;
     // 600 × 16 KiB: more than the socket buffers hold while the client is not reading.
     let payload = "x".repeat(16 * 1024);
     for i in 0..600 {

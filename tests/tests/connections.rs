@@ -15,8 +15,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum_realtime::Realtime;
 use realtime_tests::raw_http::{
-    READ_TIMEOUT, SseStream, closed_within, connect_from, post_realtime, read_until_quiet, request,
-    status_lines,
+    READ_TIMEOUT, SseStream, closed_within, connect_from, read_until_quiet, request, status_lines,
+    subscribed_to,
 };
 use realtime_tests::server::TestServer;
 use tokio::io::AsyncWriteExt;
@@ -27,15 +27,6 @@ const QUIET: Duration = Duration::from_millis(500);
 
 async fn serve(rt: &Realtime) -> TestServer {
     TestServer::start(rt, rt.mount(Router::new())).await
-}
-
-/// A stream of `rt`'s subscribed to `topic`.
-async fn subscribed(server: &TestServer, topic: &str) -> SseStream {
-    let mut stream = SseStream::open(server.addr, &[]).await;
-    let id = stream.client_id().await;
-    let body = format!(r#"{{"clientId":"{id}","subscriptions":["{topic}"]}}"#);
-    assert_eq!(post_realtime(server.addr, &body, None).await.status, 204);
-    stream
 }
 
 /// Waits (bounded) for `done`.
@@ -88,7 +79,7 @@ async fn one_address_cannot_hold_more_than_its_share_of_connections() {
     );
 
     // Another address is served, streams included.
-    let mut stream = subscribed(&server, "chat").await;
+    let mut stream = subscribed_to(server.addr, "chat").await;
     assert_eq!(
         rt.send_to("chat", "hi", axum_realtime::everyone)
             .unwrap()
@@ -268,7 +259,7 @@ async fn only_a_mounted_endpoint_opens_streams() {
 
 /// A client that subscribes and stops reading, with far less queued than its queue's bounds.
 async fn stalled_reader(rt: &Realtime, server: &TestServer) -> SseStream {
-    let stalled = subscribed(server, "big").await;
+    let stalled = subscribed_to(server.addr, "big").await;
     // 300 × 64 KiB: more than the kernel's socket buffers on both sides hold, so writes to
     // the client stop making progress.
     let payload = "x".repeat(64 * 1024);
