@@ -5,3 +5,4 @@ pub mod control_app;
 pub mod node;
 pub mod raw_http;
 pub mod server;
+pub mod wait;

@@ -19,6 +19,7 @@ use realtime_tests::raw_http::{
     subscribed_to,
 };
 use realtime_tests::server::TestServer;
+use realtime_tests::wait::eventually;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
@@ -27,17 +28,6 @@ const QUIET: Duration = Duration::from_millis(500);
 
 async fn serve(rt: &Realtime) -> TestServer {
     TestServer::start(rt, rt.mount(Router::new())).await
-}
-
-/// Waits (bounded) for `done`.
-async fn eventually(what: &str, done: impl Fn() -> bool) {
-    for _ in 0..200 {
-        if done() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting until {what}");
 }
 
 /// How many of `sockets` the server still keeps open after [`QUIET`] (one it refused is

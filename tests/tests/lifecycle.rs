@@ -8,21 +8,10 @@ use std::time::Duration;
 use axum_realtime::Realtime;
 use realtime_tests::raw_http::{READ_TIMEOUT, SseStream, post_realtime};
 use realtime_tests::server::TestServer;
+use realtime_tests::wait::eventually;
 
 async fn serve(rt: &Realtime) -> TestServer {
     TestServer::start(rt, rt.mount(axum::Router::new())).await
-}
-
-/// Polls until `done` holds, failing the test after five seconds.
-async fn eventually(what: &str, done: impl Fn() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while !done() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 #[tokio::test]
