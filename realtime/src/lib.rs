@@ -104,7 +104,7 @@ pub use broker::client::Client;
 pub use broker::delivery::{Delivery, SendError};
 pub use broker::json_channel::JsonChannel;
 pub use channel::Channel;
-pub use filter::everyone;
+pub use filter::{Filter, IntoFilter, everyone};
 pub use http::capture::HtmlChannel;
 pub use wire::client_id::ClientId;
 pub use wire::subscription::{Subscription, SubscriptionOptions};

@@ -8,9 +8,7 @@ pub use serde_json;
 
 pub use crate::http::page::{HtmlKind, JsonKind, PageChannel, PageContext, Respond};
 
-use crate::broker::client::Client;
 use crate::channel::{ChannelInfo, ChannelKind};
-use crate::wire::client_id::ClientId;
 
 /// Builds a registry entry (a `const fn`, usable in `inventory::submit!`).
 #[must_use]
@@ -26,6 +24,11 @@ pub const fn channel_info(
     }
 }
 
-/// The filter a `#[realtime_page]` broadcasts with. Generated code coerces the user's filter
-/// to it, spanned at the filter, so a wrong signature is reported there, once.
-pub type PageFilter<'a> = &'a dyn Fn(&ClientId, &Client) -> bool;
+pub use crate::broker::filter::NamedFilter;
+pub use crate::broker::filter::check::Predicate;
+
+/// The filter a `#[realtime_page]` broadcasts with. Generated code converts the user's filter
+/// with it, spanned at the filter, so a closure or a wrong type is reported there, once.
+pub fn page_filter(filter: impl crate::broker::filter::IntoFilter) -> crate::Filter {
+    filter.into_filter()
+}

@@ -136,8 +136,13 @@ impl Methods<'_> {
         );
         let send_to_doc = self.doc(
             "Sends this message on channel",
-            "to the subscribers `filter` accepts",
+            "to the subscribers `filter` (an `axum_realtime::Filter`) accepts on every node",
             "JsonChannel::send_to",
+        );
+        let send_local_doc = self.doc(
+            "Sends this message on channel",
+            "to the subscribers on this node that `filter` (any closure) accepts",
+            "JsonChannel::send_local",
         );
         quote! {
             #[doc = #send_doc]
@@ -150,7 +155,16 @@ impl Methods<'_> {
             }
 
             #[doc = #send_to_doc]
-            #vis fn send_to<F>(
+            #vis fn send_to(
+                &self,
+                rt: &#krate::Realtime,
+                filter: impl #krate::IntoFilter,
+            ) -> ::core::result::Result<#krate::Delivery, #krate::SendError> {
+                <Self as #krate::JsonChannel>::send_to(self, rt, filter)
+            }
+
+            #[doc = #send_local_doc]
+            #vis fn send_local<F>(
                 &self,
                 rt: &#krate::Realtime,
                 filter: F,
@@ -158,7 +172,7 @@ impl Methods<'_> {
             where
                 F: ::core::ops::Fn(&#krate::ClientId, &#krate::Client) -> bool,
             {
-                <Self as #krate::JsonChannel>::send_to(self, rt, filter)
+                <Self as #krate::JsonChannel>::send_local(self, rt, filter)
             }
         }
     }
@@ -172,8 +186,13 @@ impl Methods<'_> {
         );
         let capture_to_doc = self.doc(
             "Renders this template once and broadcasts it on channel",
-            "to the subscribers `filter` accepts",
+            "to the subscribers `filter` (an `axum_realtime::Filter`) accepts on every node",
             "HtmlChannel::capture_to",
+        );
+        let capture_local_doc = self.doc(
+            "Renders this template once and broadcasts it on channel",
+            "to the subscribers on this node that `filter` (any closure) accepts",
+            "HtmlChannel::capture_local",
         );
         quote! {
             #[doc = #capture_doc]
@@ -186,7 +205,16 @@ impl Methods<'_> {
             }
 
             #[doc = #capture_to_doc]
-            #vis fn capture_to<F>(
+            #vis fn capture_to(
+                &self,
+                rt: &#krate::Realtime,
+                filter: impl #krate::IntoFilter,
+            ) -> ::core::result::Result<#krate::capture::Captured, #krate::capture::CaptureError> {
+                <Self as #krate::HtmlChannel>::capture_to(self, rt, filter)
+            }
+
+            #[doc = #capture_local_doc]
+            #vis fn capture_local<F>(
                 &self,
                 rt: &#krate::Realtime,
                 filter: F,
@@ -194,7 +222,7 @@ impl Methods<'_> {
             where
                 F: ::core::ops::Fn(&#krate::ClientId, &#krate::Client) -> bool,
             {
-                <Self as #krate::HtmlChannel>::capture_to(self, rt, filter)
+                <Self as #krate::HtmlChannel>::capture_local(self, rt, filter)
             }
         }
     }

@@ -37,12 +37,11 @@ pub(crate) fn expand(page: Page) -> TokenStream {
     };
     let filter = if let Some(filter) = filter {
         quote_spanned! {filter.span()=>
-            let __realtime_filter: #krate::__private::PageFilter<'_> = &#filter;
+            let __realtime_filter = #krate::__private::page_filter(#filter);
         }
     } else {
         quote! {
-            let __realtime_filter: #krate::__private::PageFilter<'_> =
-                &#krate::filter::same_user_or_all(__realtime_page.auth());
+            let __realtime_filter = #krate::filter::same_user_or_all(__realtime_page.auth());
         }
     };
 

@@ -129,10 +129,42 @@ impl Client {
     }
 
     pub(crate) fn auth_id_is(&self, id: &str) -> bool {
+        self.auth_matches(|record| record.id() == id)
+    }
+
+    /// Whether the client has an auth record and `test` accepts it (without copying it).
+    pub(crate) fn auth_matches(&self, test: impl FnOnce(&AuthRecord) -> bool) -> bool {
         lock(&self.state.store)
             .get(AUTH_KEY)
             .and_then(|value| value.downcast_ref::<AuthRecord>())
-            .is_some_and(|record| record.id() == id)
+            .is_some_and(test)
+    }
+
+    pub(crate) fn is_authenticated(&self) -> bool {
+        self.auth_matches(|_| true)
+    }
+
+    /// Whether the store holds `expected` under `key`, in any of the types a JSON value of its
+    /// kind is naturally stored as.
+    pub(crate) fn stored_equals(&self, key: &str, expected: &serde_json::Value) -> bool {
+        use serde_json::Value as Json;
+        let store = lock(&self.state.store);
+        let Some(value) = store.get(key) else {
+            return false;
+        };
+        if let Some(json) = value.downcast_ref::<Json>() {
+            return json == expected;
+        }
+        match expected {
+            Json::String(text) => value
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| value.downcast_ref::<&'static str>().copied())
+                .is_some_and(|stored| stored == text),
+            Json::Bool(flag) => value.downcast_ref::<bool>() == Some(flag),
+            Json::Number(number) => stored_number_equals(&**value, number),
+            Json::Null | Json::Array(_) | Json::Object(_) => false,
+        }
     }
 
     /// Whether the client listens to `topic`, under the plain key or one with options
@@ -241,4 +273,35 @@ impl fmt::Debug for Client {
             .field("closed", &self.is_closed())
             .finish_non_exhaustive()
     }
+}
+
+/// Whether a stored integer or float equals `expected`.
+fn stored_number_equals(value: &(dyn Any + Send + Sync), expected: &serde_json::Number) -> bool {
+    macro_rules! signed {
+        ($($t:ty),*) => {$(
+            if let Some(n) = value.downcast_ref::<$t>() {
+                return expected.as_i64() == Some(i64::from(*n));
+            }
+        )*};
+    }
+    macro_rules! unsigned {
+        ($($t:ty),*) => {$(
+            if let Some(n) = value.downcast_ref::<$t>() {
+                return expected.as_u64() == Some(u64::from(*n));
+            }
+        )*};
+    }
+    signed!(i8, i16, i32, i64);
+    unsigned!(u8, u16, u32, u64);
+    if let Some(n) = value.downcast_ref::<usize>() {
+        return expected.as_u64() == u64::try_from(*n).ok();
+    }
+    if let Some(n) = value.downcast_ref::<isize>() {
+        return expected.as_i64() == i64::try_from(*n).ok();
+    }
+    #[allow(clippy::float_cmp, reason = "equality is what the filter asks")]
+    if let Some(n) = value.downcast_ref::<f64>() {
+        return expected.as_f64() == Some(*n);
+    }
+    false
 }

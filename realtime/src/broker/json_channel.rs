@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::Realtime;
 use super::client::Client;
 use super::delivery::{Delivery, SendError};
-use super::filter::same_user_or_all;
+use super::filter::{IntoFilter, same_user_or_all};
 use crate::auth::RequestAuth;
 use crate::channel::Channel;
 use crate::wire::client_id::ClientId;
@@ -32,16 +32,27 @@ pub trait JsonChannel: Channel + Serialize {
         JsonChannel::send_to(self, rt, same_user_or_all(sender))
     }
 
-    /// Sends this message on its channel to the subscribers `filter` accepts;
-    /// [`everyone`](crate::everyone) accepts all.
+    /// Sends this message on its channel to the subscribers `filter` accepts, on every node:
+    /// [`everyone`](crate::everyone), a [`Filter`](crate::Filter), or a
+    /// [`#[filter]`](macro@crate::filter) function.
     ///
     /// # Errors
     ///
     /// [`SendError::Encode`] if the message cannot be encoded as JSON; nothing is sent then.
-    fn send_to<F>(&self, rt: &Realtime, filter: F) -> Result<Delivery, SendError>
+    fn send_to(&self, rt: &Realtime, filter: impl IntoFilter) -> Result<Delivery, SendError> {
+        rt.send_to(Self::NAME, self, filter)
+    }
+
+    /// Sends this message on its channel to the subscribers **on this node** that `filter`, any
+    /// `Fn(&ClientId, &Client) -> bool`, accepts (see [`Realtime::send_local`]).
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Encode`] if the message cannot be encoded as JSON; nothing is sent then.
+    fn send_local<F>(&self, rt: &Realtime, filter: F) -> Result<Delivery, SendError>
     where
         F: Fn(&ClientId, &Client) -> bool,
     {
-        rt.send_to(Self::NAME, self, filter)
+        rt.send_local(Self::NAME, self, filter)
     }
 }

@@ -13,6 +13,7 @@ use crate::auth::{Authenticator, RequestAuth};
 use crate::broker::builder::{Builder, Config, Hooks};
 use crate::broker::client::Client;
 use crate::broker::delivery::{Delivery, SendError};
+use crate::broker::filter::IntoFilter;
 use crate::sync::{Abort, lock};
 use crate::wire::client_id::ClientId;
 use crate::wire::sse;
@@ -145,28 +146,56 @@ impl Realtime {
         self.send_to(topic, payload, filter::same_user_or_all(sender))
     }
 
-    /// Sends `payload`, JSON-encoded, to the subscribers of `topic` that `filter` accepts.
-    /// [`everyone`](crate::everyone) accepts all.
+    /// Sends `payload`, JSON-encoded, to the subscribers of `topic` that `filter` accepts, on
+    /// every node: [`everyone`](crate::everyone), a built-in [`Filter`], a
+    /// [`#[filter]`](macro@crate::filter) function of your own, or a combination.
     ///
     /// The payload is encoded and framed once; every recipient shares those bytes. A client
     /// subscribed under several keys of the topic (`chat` and `chat?options=...`) gets the
     /// message under each, and counts once; each distinct key is framed once per send, however
     /// many clients hold it. A client whose queue is full is disconnected instead of waited for.
     ///
+    /// # Errors
+    ///
+    /// See [`SendError`]; nothing is sent when it fails.
+    pub fn send_to<T>(
+        &self,
+        topic: &str,
+        payload: &T,
+        filter: impl IntoFilter,
+    ) -> Result<Delivery, SendError>
+    where
+        T: Serialize + ?Sized,
+    {
+        let data = encode(topic, payload)?;
+        let filter = filter.into_filter();
+        let check = filter.check();
+        Ok(self
+            .shared
+            .fan_out(topic, &data, |_, client| check.accepts(client)))
+    }
+
+    /// Sends `payload`, JSON-encoded, to the subscribers of `topic` **on this node** that
+    /// `filter` accepts: any `Fn(&ClientId, &Client) -> bool`, as in the PocketBase plugin.
+    /// A closure cannot travel to other nodes; with a distributed engine, a send that must
+    /// reach every node takes a [`Filter`] ([`Realtime::send_to`]).
+    ///
     /// The filter runs while the topic index is read-locked: it must not send or subscribe.
     ///
     /// # Errors
     ///
     /// See [`SendError`]; nothing is sent when it fails.
-    pub fn send_to<T, F>(&self, topic: &str, payload: &T, filter: F) -> Result<Delivery, SendError>
+    pub fn send_local<T, F>(
+        &self,
+        topic: &str,
+        payload: &T,
+        filter: F,
+    ) -> Result<Delivery, SendError>
     where
         T: Serialize + ?Sized,
         F: Fn(&ClientId, &Client) -> bool,
     {
-        if !sse::is_valid_event_name(topic) || topic.contains('?') {
-            return Err(SendError::InvalidTopic(topic.to_owned()));
-        }
-        let data = serde_json::to_vec(payload).map_err(SendError::Encode)?;
+        let data = encode(topic, payload)?;
         Ok(self.shared.fan_out(topic, &data, filter))
     }
 
@@ -235,6 +264,14 @@ impl Realtime {
         }
         clients.len()
     }
+}
+
+/// The payload of a send on `topic`, once the topic is known to be sendable.
+fn encode<T: Serialize + ?Sized>(topic: &str, payload: &T) -> Result<Vec<u8>, SendError> {
+    if !sse::is_valid_event_name(topic) || topic.contains('?') {
+        return Err(SendError::InvalidTopic(topic.to_owned()));
+    }
+    serde_json::to_vec(payload).map_err(SendError::Encode)
 }
 
 impl Shared {

@@ -11,7 +11,7 @@ use crate::auth::RequestAuth;
 use crate::broker::Realtime;
 use crate::broker::client::Client;
 use crate::broker::delivery::{Delivery, SendError};
-use crate::broker::filter::same_user_or_all;
+use crate::broker::filter::{IntoFilter, same_user_or_all};
 use crate::channel::Channel;
 use crate::wire::client_id::ClientId;
 
@@ -37,17 +37,34 @@ pub trait HtmlChannel: Channel + askama::Template {
     }
 
     /// Renders this template once and broadcasts the HTML on its channel to the subscribers
-    /// `filter` accepts; the result answers the requester with the same HTML.
+    /// `filter` (a [`Filter`](crate::Filter)) accepts, on every node; the result answers the
+    /// requester with the same HTML.
     ///
     /// # Errors
     ///
     /// [`CaptureError::Render`] if the template fails; [`CaptureError::Send`] if the HTML
     /// cannot be sent. Nothing is broadcast then.
-    fn capture_to<F>(&self, rt: &Realtime, filter: F) -> Result<Captured, CaptureError>
+    fn capture_to(&self, rt: &Realtime, filter: impl IntoFilter) -> Result<Captured, CaptureError> {
+        capture(self, rt, filter)
+    }
+
+    /// Renders this template once and broadcasts the HTML on its channel to the subscribers
+    /// **on this node** that `filter`, any `Fn(&ClientId, &Client) -> bool`, accepts (see
+    /// [`Realtime::send_local`]).
+    ///
+    /// # Errors
+    ///
+    /// [`CaptureError::Render`] if the template fails; [`CaptureError::Send`] if the HTML
+    /// cannot be sent. Nothing is broadcast then.
+    fn capture_local<F>(&self, rt: &Realtime, filter: F) -> Result<Captured, CaptureError>
     where
         F: Fn(&ClientId, &Client) -> bool,
     {
-        capture(self, rt, filter)
+        let html = self.render().map_err(CaptureError::Render)?;
+        let delivery = rt
+            .send_local(Self::NAME, &html, filter)
+            .map_err(CaptureError::Send)?;
+        Ok(Captured { html, delivery })
     }
 }
 
@@ -113,10 +130,9 @@ impl IntoResponse for CaptureError {
 ///
 /// [`CaptureError::Render`] if the template fails; [`CaptureError::Send`] if the HTML cannot
 /// be sent. Nothing is broadcast then.
-pub fn capture<T, F>(page: &T, rt: &Realtime, filter: F) -> Result<Captured, CaptureError>
+pub fn capture<T>(page: &T, rt: &Realtime, filter: impl IntoFilter) -> Result<Captured, CaptureError>
 where
     T: HtmlChannel + ?Sized,
-    F: Fn(&ClientId, &Client) -> bool,
 {
     let html = page.render().map_err(CaptureError::Render)?;
     let delivery = rt

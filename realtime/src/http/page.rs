@@ -7,10 +7,9 @@ use http::request::Parts;
 
 use crate::auth::RequestAuth;
 use crate::broker::Realtime;
-use crate::broker::client::Client;
+use crate::broker::filter::Filter;
 use crate::http::capture::{HtmlChannel, capture};
 use crate::http::extract::NotMounted;
-use crate::wire::client_id::ClientId;
 
 /// The broker and the requester's auth, extracted for a `#[realtime_page]` handler.
 #[derive(Debug, Clone)]
@@ -56,17 +55,17 @@ impl<S: Send + Sync> FromRequestParts<S> for PageContext {
 )]
 pub trait PageOutput {
     /// Broadcasts the page to the subscribers `filter` accepts and answers the requester.
-    fn respond(self, page: &PageContext, filter: &dyn Fn(&ClientId, &Client) -> bool) -> Response;
+    fn respond(self, page: &PageContext, filter: Filter) -> Response;
 }
 
 impl<T: HtmlChannel> PageOutput for T {
-    fn respond(self, page: &PageContext, filter: &dyn Fn(&ClientId, &Client) -> bool) -> Response {
+    fn respond(self, page: &PageContext, filter: Filter) -> Response {
         capture(&self, &page.rt, filter).into_response()
     }
 }
 
 impl<T: HtmlChannel, E: IntoResponse> PageOutput for Result<T, E> {
-    fn respond(self, page: &PageContext, filter: &dyn Fn(&ClientId, &Client) -> bool) -> Response {
+    fn respond(self, page: &PageContext, filter: Filter) -> Response {
         match self {
             Ok(template) => template.respond(page, filter),
             Err(err) => err.into_response(),
@@ -119,7 +118,7 @@ pub trait Respond<O, C> {
     fn respond(
         output: O,
         page: &PageContext,
-        filter: &dyn Fn(&ClientId, &Client) -> bool,
+        filter: Filter,
     ) -> Response;
 }
 
@@ -127,7 +126,7 @@ impl<O: PageOutput, C> Respond<O, C> for HtmlKind {
     fn respond(
         output: O,
         page: &PageContext,
-        filter: &dyn Fn(&ClientId, &Client) -> bool,
+        filter: Filter,
     ) -> Response {
         output.respond(page, filter)
     }
