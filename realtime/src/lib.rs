@@ -64,6 +64,8 @@ extern crate self as axum_realtime;
 pub mod auth;
 mod broker;
 pub mod channel;
+#[cfg(feature = "redis")]
+mod cluster;
 mod http;
 pub mod serve;
 mod sync;
@@ -102,6 +104,9 @@ pub use broker::Realtime;
 pub use broker::builder::Builder;
 pub use broker::client::Client;
 pub use broker::delivery::{Delivery, SendError};
+pub use broker::engine::{EngineStatus, OtherNodes};
+#[cfg(feature = "redis")]
+pub use cluster::RedisUrlError;
 pub use broker::json_channel::JsonChannel;
 pub use channel::Channel;
 pub use filter::{Filter, IntoFilter, everyone};

@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::auth::{Authenticator, Guests};
 use crate::broker::Realtime;
 use crate::broker::client::Client;
+use crate::broker::engine::StartEngine;
 use crate::broker::outbox;
 use crate::channel::DuplicateChannel;
 use crate::wire::subscription::Subscription;
@@ -134,6 +135,8 @@ pub struct Builder {
     pub(crate) config: Config,
     pub(crate) authenticator: Box<dyn Authenticator>,
     pub(crate) hooks: Hooks,
+    /// A distributed engine, started with the broker; `None` in-process.
+    pub(crate) engine: Option<Box<dyn StartEngine>>,
 }
 
 impl Default for Builder {
@@ -142,6 +145,7 @@ impl Default for Builder {
             config: Config::default(),
             authenticator: Box::new(Guests),
             hooks: Hooks::default(),
+            engine: None,
         }
     }
 }

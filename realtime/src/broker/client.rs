@@ -45,6 +45,7 @@ pub(crate) struct ClientState {
 
 impl Client {
     pub(crate) fn new(
+        id: ClientId,
         remote_ip: Option<IpAddr>,
         abort: Option<Abort>,
         queue: outbox::Limits,
@@ -52,7 +53,7 @@ impl Client {
     ) -> Self {
         Self {
             state: Arc::new(ClientState {
-                id: ClientId::random(),
+                id,
                 remote_ip,
                 connected_at: Instant::now(),
                 store: Mutex::default(),
@@ -249,7 +250,7 @@ impl Client {
             messages: 16,
             bytes: usize::MAX,
         };
-        Self::new(None, None, queue, Weak::new())
+        Self::new(ClientId::random(), None, None, queue, Weak::new())
     }
 
     /// Cuts the connection: for a client so far behind that its socket may no longer be

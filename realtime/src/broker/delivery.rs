@@ -1,6 +1,8 @@
-//! What can go wrong when sending.
+//! What can go wrong when sending, and what a send did.
 
 use std::fmt;
+
+use crate::broker::engine::OtherNodes;
 
 /// Why a message was not sent. Nothing was delivered to anyone when this is returned.
 #[derive(Debug)]
@@ -35,8 +37,8 @@ impl std::error::Error for SendError {
     }
 }
 
-/// What a send did: how many clients it reached, and how many it disconnected because their
-/// queues were full.
+/// What a send did: how many of this node's clients it reached, how many it disconnected
+/// because their queues were full, and whether it went on to the other nodes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[must_use]
 pub struct Delivery {
@@ -44,4 +46,6 @@ pub struct Delivery {
     pub reached: usize,
     /// Subscribers whose queue was full: they were disconnected instead of slowing the send.
     pub dropped: usize,
+    /// Whether the send went on to the other nodes (each filters it for its own clients).
+    pub other_nodes: OtherNodes,
 }

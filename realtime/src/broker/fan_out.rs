@@ -31,7 +31,7 @@ impl Shared {
     /// a send to thousands of such keys keeps no subscribe or disconnect waiting. A single
     /// publisher's sends still arrive in order under every key: each is queued whole before
     /// `send_to` returns.
-    pub(super) fn fan_out<F>(&self, topic: &str, data: &[u8], filter: F) -> Delivery
+    pub(crate) fn fan_out<F>(&self, topic: &str, data: &[u8], filter: F) -> Delivery
     where
         F: Fn(&ClientId, &Client) -> bool,
     {

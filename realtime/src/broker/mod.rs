@@ -5,7 +5,9 @@ use std::collections::HashSet;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
+use std::sync::{
+    Arc, Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak,
+};
 
 use serde::Serialize;
 
@@ -13,6 +15,7 @@ use crate::auth::{Authenticator, RequestAuth};
 use crate::broker::builder::{Builder, Config, Hooks};
 use crate::broker::client::Client;
 use crate::broker::delivery::{Delivery, SendError};
+use crate::broker::engine::{Engine, EngineStatus, OtherNodes};
 use crate::broker::filter::IntoFilter;
 use crate::sync::{Abort, lock};
 use crate::wire::client_id::ClientId;
@@ -22,6 +25,7 @@ use crate::wire::subscription::Subscription;
 pub(crate) mod builder;
 pub(crate) mod client;
 pub(crate) mod delivery;
+pub(crate) mod engine;
 mod fan_out;
 pub mod filter;
 mod index;
@@ -31,6 +35,7 @@ pub(crate) mod outbox;
 mod pace;
 mod registry;
 mod request_auth;
+mod subscribe;
 
 use index::{Grouped, Topics};
 use registry::Registry;
@@ -57,6 +62,9 @@ pub(crate) struct Shared {
     load: load::Load,
     /// Clients whose queue overflowed outside a fan-out, waiting to be unregistered.
     overflowed: Mutex<Vec<Client>>,
+    /// What carries sends to other nodes; unset in-process. Set once, just after the broker
+    /// is made, because the engine holds a handle back to it.
+    engine: OnceLock<Arc<dyn Engine>>,
     epoch: String,
     sequence: AtomicU64,
     /// Response bodies alive: a stream outlives its registration while its connection drains.
@@ -106,7 +114,8 @@ impl Realtime {
     pub(crate) fn from_builder(builder: Builder) -> Self {
         let epoch = ClientId::random().as_str()[..8].to_owned();
         let load = load::Load::new(builder.config.hold_above_cores);
-        Self {
+        let start_engine = builder.engine;
+        let rt = Self {
             shared: Arc::new(Shared {
                 config: builder.config,
                 authenticator: builder.authenticator,
@@ -115,11 +124,17 @@ impl Realtime {
                 topics: RwLock::default(),
                 load,
                 overflowed: Mutex::default(),
+                engine: OnceLock::new(),
                 epoch,
                 sequence: AtomicU64::new(0),
                 open_streams: AtomicUsize::new(0),
             }),
+        };
+        if let Some(start) = start_engine {
+            let engine = start.start(Arc::downgrade(&rt.shared));
+            let _ = rt.shared.engine.set(engine);
         }
+        rt
     }
 
     pub(crate) fn shared(&self) -> &Shared {
@@ -170,9 +185,25 @@ impl Realtime {
         let data = encode(topic, payload)?;
         let filter = filter.into_filter();
         let check = filter.check();
-        Ok(self
+        let mut delivery = self
             .shared
-            .fan_out(topic, &data, |_, client| check.accepts(client)))
+            .fan_out(topic, &data, |_, client| check.accepts(client));
+        if let Some(engine) = self.shared.engine() {
+            delivery.other_nodes = engine.publish(topic, &data, &filter);
+            if delivery.other_nodes == OtherNodes::Unreached {
+                tracing::warn!(topic, "the engine is disconnected: this send reached this node only");
+            }
+        }
+        Ok(delivery)
+    }
+
+    /// Whether sends reach other nodes: [`EngineStatus::InProcess`] without a distributed
+    /// engine, otherwise whether it is connected now.
+    #[must_use]
+    pub fn engine_status(&self) -> EngineStatus {
+        self.shared
+            .engine()
+            .map_or(EngineStatus::InProcess, |engine| engine.status())
     }
 
     /// Sends `payload`, JSON-encoded, to the subscribers of `topic` **on this node** that
@@ -275,6 +306,10 @@ fn encode<T: Serialize + ?Sized>(topic: &str, payload: &T) -> Result<Vec<u8>, Se
 }
 
 impl Shared {
+    pub(crate) fn engine(&self) -> Option<&Arc<dyn Engine>> {
+        self.engine.get()
+    }
+
     fn read_topics(&self) -> RwLockReadGuard<'_, Topics> {
         self.topics.read().unwrap_or_else(PoisonError::into_inner)
     }
@@ -291,7 +326,12 @@ impl Shared {
         abort: Option<Abort>,
     ) -> Connected {
         self.reap();
+        let id = match self.engine() {
+            Some(engine) => ClientId::on_node(engine.node()),
+            None => ClientId::random(),
+        };
         let client = Client::new(
+            id,
             remote_ip,
             abort,
             self.config.queue_limits(),

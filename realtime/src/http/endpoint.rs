@@ -1,6 +1,5 @@
 //! `GET` and `POST /api/realtime`, as PocketBase serves them.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 
 use axum::Extension;
@@ -13,13 +12,12 @@ use http::header::{CACHE_CONTROL, CONTENT_TYPE, EXPECT, UPGRADE};
 use http::{HeaderValue, StatusCode};
 use http_body::Body as _;
 
-use crate::auth::AUTH_KEY;
 use crate::broker::Realtime;
+use crate::broker::engine::{Refusal, SubscriptionChange};
 use crate::http::handoff::{DirectStream, Peer};
 use crate::http::stream::EventStream;
 use crate::wire::api_error::ApiError;
 use crate::wire::subscribe_request::SubscribeRequest;
-use crate::wire::subscription::Subscription;
 
 /// The path of the realtime endpoint, fixed by the PocketBase clients.
 pub const PATH: &str = "/api/realtime";
@@ -155,47 +153,32 @@ async fn try_subscribe(rt: &Realtime, request: Request) -> Result<(), ApiError> 
     let form = SubscribeRequest::parse(&parts.headers, &body)?;
     form.validate()?;
 
-    let shared = rt.shared();
-    let client = shared
-        .find(&form.client_id)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "Missing or invalid client id."))?;
-    if shared.config.check_remote_ip
-        && let (Some(opened_from), Some(remote)) = (client.remote_ip(), remote)
-        && opened_from != remote.ip()
-    {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "Invalid realtime client.",
-        ));
-    }
-
     let auth = rt.authenticate(&parts);
-    match (client.auth(), auth.record()) {
-        (Some(bound), Some(new)) if bound.same_principal(new) => client.set(AUTH_KEY, new.clone()),
-        (Some(_), _) => {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "The current and the previous request authorization don't match.",
-            ));
-        }
-        (None, Some(new)) => client.set(AUTH_KEY, new.clone()),
-        (None, None) => {}
-    }
+    let change = SubscriptionChange {
+        client_id: form.client_id,
+        keys: form.subscriptions,
+        remote: remote.map(|addr| addr.ip()),
+        auth: auth.record().cloned(),
+    };
+    rt.change_subscriptions(change).await.map_err(api_error)
+}
 
-    // A set: empty keys are ignored and duplicates collapse, as in PocketBase.
-    let mut seen = HashSet::with_capacity(form.subscriptions.len());
-    let subscriptions = form
-        .subscriptions
-        .iter()
-        .filter(|key| !key.is_empty() && seen.insert(key.as_str()))
-        .map(|key| Subscription::parse(key))
-        .collect();
-    if shared.replace_subscriptions(&client, subscriptions) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "Missing or invalid client id.",
-        ))
+/// PocketBase's answer to each refusal, byte for byte.
+fn api_error(refusal: Refusal) -> ApiError {
+    match refusal {
+        Refusal::UnknownClient => {
+            ApiError::new(StatusCode::NOT_FOUND, "Missing or invalid client id.")
+        }
+        Refusal::WrongAddress => {
+            ApiError::new(StatusCode::BAD_REQUEST, "Invalid realtime client.")
+        }
+        Refusal::AuthMismatch => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "The current and the previous request authorization don't match.",
+        ),
+        Refusal::OwnerUnreachable => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The node holding this realtime client cannot be reached.",
+        ),
     }
 }

@@ -1,0 +1,90 @@
+//! The engine seam: what carries sends (and subscription requests for clients held elsewhere)
+//! between the nodes of one application. The broker fans out to its own clients itself; an
+//! engine only moves what other nodes need. Without one (the default, in-process) nothing
+//! else happens on a send: one node is the whole application.
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Weak};
+
+use serde::{Deserialize, Serialize};
+
+use crate::auth::AuthRecord;
+use crate::broker::Shared;
+use crate::broker::filter::Filter;
+
+/// Whether a send reached the other nodes, as far as the sender can know at once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OtherNodes {
+    /// There are none: the broker runs in-process, without a distributed engine.
+    #[default]
+    Alone,
+    /// Handed to the engine, which carries it to every node in order.
+    Published,
+    /// The engine is disconnected (or too far behind): no other node gets this send. It was
+    /// still delivered to this node's clients.
+    Unreached,
+}
+
+/// The state of a broker's engine (see [`Realtime::engine_status`](crate::Realtime::engine_status)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineStatus {
+    /// In-process: this node is the whole application.
+    InProcess,
+    /// Connected: sends reach every node.
+    Connected,
+    /// Not connected (yet, or any more): this node serves its own clients, sends do not reach
+    /// other nodes, and the engine reconnects by itself.
+    Disconnected,
+}
+
+/// A validated subscription request (`POST /api/realtime`) for one client, with what the
+/// request's own node found out about it: where it came from, and who sent it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct SubscriptionChange {
+    pub(crate) client_id: String,
+    /// The keys, deduplicated and without empty ones, in the order sent.
+    pub(crate) keys: Vec<String>,
+    /// The address the request came from.
+    pub(crate) remote: Option<IpAddr>,
+    /// The request's auth record, `None` for a guest.
+    pub(crate) auth: Option<AuthRecord>,
+}
+
+/// Why the node holding a client refused a subscription change: PocketBase's answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Refusal {
+    /// No such client (404).
+    UnknownClient,
+    /// The request came from another address than the stream (400).
+    WrongAddress,
+    /// The request's auth differs from the one the client is bound to (403).
+    AuthMismatch,
+    /// The node holding the client could not be asked (503).
+    OwnerUnreachable,
+}
+
+pub(crate) type Answer = Pin<Box<dyn Future<Output = Result<(), Refusal>> + Send>>;
+
+/// What a distributed engine does for the broker. Implementations never block the caller:
+/// a send is queued for the engine's own task or reported [`OtherNodes::Unreached`].
+pub(crate) trait Engine: Send + Sync {
+    /// Carries a send already delivered here to the other nodes, which filter it against
+    /// their own clients.
+    fn publish(&self, topic: &str, data: &[u8], filter: &Filter) -> OtherNodes;
+
+    /// This node's tag, which starts the ids of its clients so that any node can tell where
+    /// a client lives.
+    fn node(&self) -> &str;
+
+    /// Asks the node whose tag is `owner` to apply `change` to its client.
+    fn forward(&self, owner: &str, change: SubscriptionChange) -> Answer;
+
+    fn status(&self) -> EngineStatus;
+}
+
+/// Starts an engine for a broker: the builder's part, run once the broker exists.
+pub(crate) trait StartEngine: Send {
+    fn start(self: Box<Self>, broker: Weak<Shared>) -> Arc<dyn Engine>;
+}
