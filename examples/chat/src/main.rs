@@ -1,6 +1,6 @@
 //! `cargo run -p example-chat`: the chat at <http://127.0.0.1:8090> (`--addr` or
-//! `REALTIME_ADDR` to move it, `--data-dir` or `REALTIME_DATA_DIR` for the database, default
-//! `./data`).
+//! `REALTIME_ADDR` to move it, port 0 for any free one; `--data-dir` or `REALTIME_DATA_DIR`
+//! for the database and signing key, default `./data`, which instances may share).
 
 use std::process::ExitCode;
 
@@ -26,9 +26,10 @@ async fn run() -> Result<(), String> {
     let rt = state.rt.clone();
     let listener = axum_realtime::serve::bind(options.addr)
         .map_err(|err| format!("cannot listen on {}: {err}", options.addr))?;
+    // The bound address, which names the port when `--addr` asked for any (port 0).
+    let addr = listener.local_addr().map_err(|err| err.to_string())?;
     println!(
-        "chat on http://{} (data in {})",
-        options.addr,
+        "chat on http://{addr} (data in {})",
         options.data_dir.display()
     );
     // On the signal, open streams end after what they have queued, and the server stops.

@@ -1,5 +1,6 @@
 //! The examples' command line: `--addr HOST:PORT` (or `REALTIME_ADDR`), default
-//! `127.0.0.1:8090`, and `--data-dir DIR` (or `REALTIME_DATA_DIR`), default `./data`.
+//! `127.0.0.1:8090`, `--data-dir DIR` (or `REALTIME_DATA_DIR`), default `./data`, and
+//! `--redis URL` (or `REALTIME_REDIS_URL`), default none.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -15,6 +16,10 @@ pub struct Options {
     pub addr: SocketAddr,
     /// The directory for the example's database.
     pub data_dir: PathBuf,
+    /// The Redis server that joins instances into one (`redis://HOST:PORT`), or `None` for
+    /// a process on its own. An empty value counts as none. Not checked here: the Redis
+    /// engine parses it.
+    pub redis_url: Option<String>,
 }
 
 impl Options {
@@ -24,34 +29,28 @@ impl Options {
     ///
     /// A message for the user when an argument is unknown or a value is invalid.
     pub fn from_env(program: &str) -> Result<Self, String> {
-        Self::parse(
-            program,
-            std::env::args().skip(1),
-            std::env::var("REALTIME_ADDR").ok(),
-            std::env::var("REALTIME_DATA_DIR").ok(),
-        )
+        Self::parse(program, std::env::args().skip(1), |name| {
+            std::env::var(name).ok()
+        })
     }
 
+    /// Reads `args`, falling back on the variables `env` returns.
     fn parse(
         program: &str,
         args: impl IntoIterator<Item = String>,
-        env_addr: Option<String>,
-        env_data_dir: Option<String>,
+        env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, String> {
-        let usage = format!("usage: {program} [--addr HOST:PORT] [--data-dir DIR]");
-        let mut flags = flags(args, &["--addr", "--data-dir"], &usage)?;
-        let addr = flags
-            .remove("--addr")
-            .or(env_addr)
-            .unwrap_or_else(|| DEFAULT_ADDR.to_owned());
+        let usage = format!("usage: {program} [--addr HOST:PORT] [--data-dir DIR] [--redis URL]");
+        let mut flags = flags(args, &["--addr", "--data-dir", "--redis"], &usage)?;
+        let mut value = |flag: &str, var: &str| flags.remove(flag).or_else(|| env(var));
+        let addr = value("--addr", "REALTIME_ADDR").unwrap_or_else(|| DEFAULT_ADDR.to_owned());
+        let data_dir =
+            value("--data-dir", "REALTIME_DATA_DIR").unwrap_or_else(|| "data".to_owned());
+        let redis_url = value("--redis", "REALTIME_REDIS_URL").filter(|url| !url.is_empty());
         Ok(Self {
             addr: parse_addr(&addr)?,
-            data_dir: PathBuf::from(
-                flags
-                    .remove("--data-dir")
-                    .or(env_data_dir)
-                    .unwrap_or_else(|| "data".to_owned()),
-            ),
+            data_dir: PathBuf::from(data_dir),
+            redis_url,
         })
     }
 }
@@ -102,13 +101,20 @@ pub fn parse_addr(addr: &str) -> Result<SocketAddr, String> {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str], env: Option<&str>) -> Result<Options, String> {
-        Options::parse(
-            "x",
-            args.iter().map(|s| (*s).to_owned()),
-            env.map(str::to_owned),
-            None,
-        )
+    /// Parses `args` with the environment `env` (name, value pairs).
+    fn parse_with(args: &[&str], env: &[(&str, &str)]) -> Result<Options, String> {
+        Options::parse("x", args.iter().map(|s| (*s).to_owned()), |name| {
+            env.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        })
+    }
+
+    fn parse(args: &[&str], env_addr: Option<&str>) -> Result<Options, String> {
+        match env_addr {
+            Some(addr) => parse_with(args, &[("REALTIME_ADDR", addr)]),
+            None => parse_with(args, &[]),
+        }
     }
 
     #[test]
@@ -125,6 +131,12 @@ mod tests {
         assert_eq!(parse(&["--addr=127.0.0.1:6"], None).unwrap().addr.port(), 6);
         let options = parse(&["--data-dir", "/tmp/x"], None).unwrap();
         assert_eq!(options.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(
+            parse_with(&[], &[("REALTIME_DATA_DIR", "/tmp/y")])
+                .unwrap()
+                .data_dir,
+            PathBuf::from("/tmp/y")
+        );
         assert!(
             parse(&["--addr"], None)
                 .unwrap_err()
@@ -139,6 +151,41 @@ mod tests {
             parse(&["--addr", "nope"], None)
                 .unwrap_err()
                 .contains("invalid address")
+        );
+    }
+
+    #[test]
+    fn the_redis_url_comes_from_the_flag_or_the_environment() {
+        let env = [("REALTIME_REDIS_URL", "redis://127.0.0.1:6380")];
+        assert_eq!(parse_with(&[], &[]).unwrap().redis_url, None);
+        assert_eq!(
+            parse_with(&[], &env).unwrap().redis_url.as_deref(),
+            Some("redis://127.0.0.1:6380")
+        );
+        assert_eq!(
+            parse_with(&["--redis", "redis://127.0.0.1:6379"], &env)
+                .unwrap()
+                .redis_url
+                .as_deref(),
+            Some("redis://127.0.0.1:6379")
+        );
+        assert_eq!(
+            parse_with(&["--redis=redis://h:1"], &[])
+                .unwrap()
+                .redis_url
+                .as_deref(),
+            Some("redis://h:1")
+        );
+        assert_eq!(
+            parse_with(&[], &[("REALTIME_REDIS_URL", "")])
+                .unwrap()
+                .redis_url,
+            None
+        );
+        assert!(
+            parse_with(&["--help"], &[])
+                .unwrap_err()
+                .contains("--redis URL")
         );
     }
 }

@@ -1,13 +1,19 @@
 //! The chats' message store: one SQLite connection behind a mutex, used from blocking tasks.
+//! Several processes may open the same file at once.
 
 use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, ErrorCode, params};
 
 /// How many messages [`MessageStore::history`] returns: the latest ones.
 pub const HISTORY: usize = 100;
+
+/// How long a statement waits for a lock another process holds before failing: far longer
+/// than any of this store's transactions, which each write one row.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One stored message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +33,27 @@ pub struct MessageStore {
 impl fmt::Debug for MessageStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MessageStore").finish_non_exhaustive()
+    }
+}
+
+/// Puts the database in WAL mode: a commit is durable without rewriting the whole page set, a
+/// process killed mid-write loses at most the transaction in flight, and readers in other
+/// processes do not block the writer. On a file already in WAL this is a no-op.
+///
+/// Two processes switching a new file at the same moment can each hold the read lock the
+/// other must wait out; SQLite then answers "busy" at once instead of calling the busy
+/// handler (waiting could deadlock). That is retried here, for at most [`BUSY_TIMEOUT`].
+fn switch_to_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(err, _))
+                if err.code == ErrorCode::DatabaseBusy && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            done => return done,
+        }
     }
 }
 
@@ -88,16 +115,23 @@ impl MessageStore {
     }
 
     fn init(conn: Connection) -> rusqlite::Result<Self> {
-        // WAL: a commit is durable without rewriting the whole page set, and a process killed
-        // mid-write loses at most the transaction in flight.
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // Several processes may share the file (instances of an example on one data
+        // directory, started together): a lock another one holds is waited for, not an error.
+        // (rusqlite's default is the same today; the store does not rely on it.)
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        switch_to_wal(&conn)?;
+        // The schema is made in one write transaction whose lock is taken (waited for) before
+        // the schema is read: a concurrent creator has either finished, and every statement
+        // is a no-op, or waits for this one.
         conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS messages (
+            "BEGIN IMMEDIATE;
+             CREATE TABLE IF NOT EXISTS messages (
                  id INTEGER PRIMARY KEY,
                  user TEXT NOT NULL,
                  text TEXT NOT NULL,
                  created_at INTEGER NOT NULL DEFAULT (unixepoch())
-             );",
+             );
+             COMMIT;",
         )?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
@@ -182,5 +216,77 @@ impl MessageStore {
     pub async fn count(&self) -> Result<i64, StoreError> {
         self.with(|conn| Ok(conn.query_row("SELECT count(*) FROM messages", [], |row| row.get(0))?))
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Barrier;
+
+    use super::*;
+
+    /// Stores opened at the same moment on a new file, as processes sharing a data directory
+    /// do (each store has its own connection, so SQLite locks between them as between
+    /// processes): none fails to open or to write while the others write, and they share the
+    /// messages.
+    #[tokio::test]
+    async fn stores_opened_together_on_a_new_file_all_open_and_share_it() {
+        const STORES: usize = 4;
+        const WRITES: usize = 5;
+        for round in 0..50 {
+            let dir = std::env::temp_dir().join(format!(
+                "example-support-store-{}-{round}",
+                std::process::id()
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            let start = Barrier::new(STORES);
+            let stores: Vec<MessageStore> = std::thread::scope(|scope| {
+                let openers: Vec<_> = (0..STORES)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            start.wait();
+                            MessageStore::open(&dir, "chat.db")
+                        })
+                    })
+                    .collect();
+                openers
+                    .into_iter()
+                    .map(|opener| opener.join().unwrap())
+                    .collect::<Result<_, _>>()
+                    .unwrap_or_else(|err| panic!("round {round}: {err}"))
+            });
+            // Every store writes at once: each waits for the others' write locks.
+            let writers: Vec<_> = stores
+                .iter()
+                .enumerate()
+                .map(|(i, store)| {
+                    let store = store.clone();
+                    tokio::spawn(async move {
+                        for n in 0..WRITES {
+                            let message = Message {
+                                user: format!("user{i}"),
+                                text: format!("message {n}"),
+                            };
+                            store.insert(message).await?;
+                        }
+                        Ok::<_, StoreError>(())
+                    })
+                })
+                .collect();
+            for writer in writers {
+                writer
+                    .await
+                    .unwrap()
+                    .unwrap_or_else(|err| panic!("round {round}: {err}"));
+            }
+            for store in &stores {
+                assert_eq!(
+                    store.count().await.unwrap(),
+                    i64::try_from(STORES * WRITES).unwrap()
+                );
+            }
+            drop(stores);
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
     }
 }
