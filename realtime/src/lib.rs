@@ -105,10 +105,10 @@ pub use broker::builder::Builder;
 pub use broker::client::Client;
 pub use broker::delivery::{Delivery, SendError};
 pub use broker::engine::{EngineStatus, OtherNodes};
-#[cfg(feature = "redis")]
-pub use cluster::RedisUrlError;
 pub use broker::json_channel::JsonChannel;
 pub use channel::Channel;
+#[cfg(feature = "redis")]
+pub use cluster::RedisUrlError;
 pub use filter::{Filter, IntoFilter, everyone};
 pub use http::capture::HtmlChannel;
 pub use wire::client_id::ClientId;

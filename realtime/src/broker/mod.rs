@@ -191,7 +191,10 @@ impl Realtime {
         if let Some(engine) = self.shared.engine() {
             delivery.other_nodes = engine.publish(topic, &data, &filter);
             if delivery.other_nodes == OtherNodes::Unreached {
-                tracing::warn!(topic, "the engine is disconnected: this send reached this node only");
+                tracing::warn!(
+                    topic,
+                    "the engine is disconnected: this send reached this node only"
+                );
             }
         }
         Ok(delivery)

@@ -112,7 +112,11 @@ impl Node {
         // fred resubscribes to what it tracks after every reconnect.
         let _resubscriptions = subscriber.manage_subscriptions();
         let inbound = subscriber.message_rx();
-        tokio::spawn(subscribe(subscriber.clone(), self.channels.sends.clone(), self.channels.own.clone()));
+        tokio::spawn(subscribe(
+            subscriber.clone(),
+            self.channels.sends.clone(),
+            self.channels.own.clone(),
+        ));
         tokio::spawn(keep_status(
             publisher.clone(),
             subscriber.clone(),
@@ -189,7 +193,8 @@ impl Node {
                     if let Outbound::Change { request, .. } = message
                         && receivers == 0
                     {
-                        self.pending.complete(*request, Err(crate::broker::engine::Refusal::UnknownClient));
+                        self.pending
+                            .complete(*request, Err(crate::broker::engine::Refusal::UnknownClient));
                     }
                 }
             }
@@ -205,9 +210,10 @@ impl Node {
         for message in batch.drain(..) {
             match message {
                 Outbound::Send(_) => sends += 1,
-                Outbound::Change { request, .. } => self
-                    .pending
-                    .complete(request, Err(crate::broker::engine::Refusal::OwnerUnreachable)),
+                Outbound::Change { request, .. } => self.pending.complete(
+                    request,
+                    Err(crate::broker::engine::Refusal::OwnerUnreachable),
+                ),
                 Outbound::Answer { .. } => {}
             }
         }
@@ -222,7 +228,10 @@ impl Node {
 async fn subscribe(subscriber: SubscriberClient, sends: String, own: String) {
     loop {
         if subscriber.wait_for_connect().await.is_ok()
-            && subscriber.subscribe(vec![sends.clone(), own.clone()]).await.is_ok()
+            && subscriber
+                .subscribe(vec![sends.clone(), own.clone()])
+                .await
+                .is_ok()
         {
             return;
         }
@@ -260,7 +269,10 @@ async fn receive(
         let message = match inbound.recv().await {
             Ok(message) => message,
             Err(RecvError::Lagged(missed)) => {
-                tracing::warn!(missed, "the Redis engine fell behind and lost messages from other nodes");
+                tracing::warn!(
+                    missed,
+                    "the Redis engine fell behind and lost messages from other nodes"
+                );
                 continue;
             }
             Err(RecvError::Closed) => return,
@@ -288,7 +300,10 @@ fn deliver(broker: &Shared, bytes: &[u8]) {
             return;
         }
     };
-    if broker.engine().is_some_and(|engine| engine.node() == send.node) {
+    if broker
+        .engine()
+        .is_some_and(|engine| engine.node() == send.node)
+    {
         return; // ours, delivered here when it was sent
     }
     let check = send.filter.check();
@@ -299,12 +314,7 @@ fn deliver(broker: &Shared, bytes: &[u8]) {
 
 /// A message to this node: a change to apply to one of its clients, or the answer to one it
 /// forwarded.
-fn answer(
-    broker: &Shared,
-    bytes: &[u8],
-    answers: &mpsc::WeakSender<Outbound>,
-    pending: &Pending,
-) {
+fn answer(broker: &Shared, bytes: &[u8], answers: &mpsc::WeakSender<Outbound>, pending: &Pending) {
     match serde_json::from_slice::<ToNode>(bytes) {
         Ok(ToNode::Change {
             from,
@@ -314,9 +324,13 @@ fn answer(
             let outcome = broker.change_subscriptions(change);
             let reply = ToNode::Answer { request, outcome };
             if let (Some(answers), Ok(payload)) = (answers.upgrade(), serde_json::to_vec(&reply))
-                && answers.try_send(Outbound::Answer { to: from, payload }).is_err()
+                && answers
+                    .try_send(Outbound::Answer { to: from, payload })
+                    .is_err()
             {
-                tracing::warn!("cannot answer another node's subscription request: the Redis queue is full");
+                tracing::warn!(
+                    "cannot answer another node's subscription request: the Redis queue is full"
+                );
             }
         }
         Ok(ToNode::Answer { request, outcome }) => pending.complete(request, outcome),

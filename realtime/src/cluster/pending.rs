@@ -77,7 +77,9 @@ mod tests {
         assert_eq!(pending.answer(b, rx_b).await, Err(Refusal::AuthMismatch));
         assert!(lock(&pending.waiting).is_empty());
 
-        let held: Vec<_> = (0..MAX_WAITING).map(|_| pending.register().unwrap()).collect();
+        let held: Vec<_> = (0..MAX_WAITING)
+            .map(|_| pending.register().unwrap())
+            .collect();
         assert!(pending.register().is_none(), "the table is bounded");
         drop(held);
     }
@@ -86,7 +88,10 @@ mod tests {
     async fn an_owner_that_never_answers_is_unreachable_after_the_timeout() {
         let pending = Pending::default();
         let (request, rx) = pending.register().unwrap();
-        assert_eq!(pending.answer(request, rx).await, Err(Refusal::OwnerUnreachable));
+        assert_eq!(
+            pending.answer(request, rx).await,
+            Err(Refusal::OwnerUnreachable)
+        );
         assert!(lock(&pending.waiting).is_empty(), "the entry is gone");
     }
 }

@@ -169,9 +169,7 @@ fn api_error(refusal: Refusal) -> ApiError {
         Refusal::UnknownClient => {
             ApiError::new(StatusCode::NOT_FOUND, "Missing or invalid client id.")
         }
-        Refusal::WrongAddress => {
-            ApiError::new(StatusCode::BAD_REQUEST, "Invalid realtime client.")
-        }
+        Refusal::WrongAddress => ApiError::new(StatusCode::BAD_REQUEST, "Invalid realtime client."),
         Refusal::AuthMismatch => ApiError::new(
             StatusCode::FORBIDDEN,
             "The current and the previous request authorization don't match.",

@@ -29,7 +29,9 @@ fn auth_rules_read_the_clients_record() {
     let moderator = Client::detached();
     moderator.set(
         AUTH_KEY,
-        AuthRecord::new("m").in_collection("staff").with("role", "moderator"),
+        AuthRecord::new("m")
+            .in_collection("staff")
+            .with("role", "moderator"),
     );
     let (ann, guest) = (user("ann"), Client::detached());
 
@@ -74,7 +76,10 @@ fn stored_values_match_in_their_natural_types() {
         ("muted", json!(true)),
         ("tags", json!(["a", "b"])),
     ] {
-        assert!(Filter::stored(key, value.clone()).accepts(&client), "{key} = {value}");
+        assert!(
+            Filter::stored(key, value.clone()).accepts(&client),
+            "{key} = {value}"
+        );
     }
     for (key, value) in [
         ("room", json!(7)),
@@ -85,7 +90,10 @@ fn stored_values_match_in_their_natural_types() {
         ("missing", json!("7")),
         ("tags", json!(["a"])),
     ] {
-        assert!(!Filter::stored(key, value.clone()).accepts(&client), "{key} = {value}");
+        assert!(
+            !Filter::stored(key, value.clone()).accepts(&client),
+            "{key} = {value}"
+        );
     }
 }
 
@@ -154,5 +162,9 @@ fn named_functions_run_with_their_arguments_and_unknown_ones_reach_nobody() {
     assert!(!Filter::named("no::such::filter", json!([])).accepts(&client));
     // Negated or combined, a part this node cannot run still makes the whole reach nobody.
     assert!(!(!Filter::named("no::such::filter", json!([]))).accepts(&client));
-    assert!(!everyone.or(Filter::named("no::such::filter", json!([]))).accepts(&client));
+    assert!(
+        !everyone
+            .or(Filter::named("no::such::filter", json!([])))
+            .accepts(&client)
+    );
 }
