@@ -371,3 +371,30 @@ async fn a_redis_outage_costs_the_other_nodes_only_while_it_lasts() {
     assert_eq!(events(&mut on_a, "chat", 1).await, [r#""after""#]);
     assert!(quiet_for(&mut on_b, Duration::from_millis(300)).await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_starts_without_redis_serves_its_own_clients_and_joins_when_redis_comes() {
+    let mut redis = RedisServer::start();
+    redis.stop();
+    let a = Node::start(&redis).await;
+    let b = Node::start(&redis).await;
+    let mut on_a = subscribed_to(a.addr(), "chat").await;
+    let mut on_b = subscribed_to(b.addr(), "chat").await;
+    assert_eq!(a.rt.engine_status(), EngineStatus::Disconnected);
+    let alone = a.rt.send_to("chat", "alone", everyone).unwrap();
+    assert_eq!((alone.reached, alone.other_nodes), (1, OtherNodes::Unreached));
+    assert_eq!(events(&mut on_a, "chat", 1).await, [r#""alone""#]);
+
+    redis.restart();
+    eventually("both nodes connect once Redis is up", || {
+        [&a, &b]
+            .iter()
+            .all(|node| node.rt.engine_status() == EngineStatus::Connected)
+    })
+    .await;
+    let together = b.rt.send_to("chat", "together", everyone).unwrap();
+    assert_eq!(together.other_nodes, OtherNodes::Published);
+    assert_eq!(events(&mut on_a, "chat", 1).await, [r#""together""#]);
+    assert_eq!(events(&mut on_b, "chat", 1).await, [r#""together""#]);
+    assert!(quiet_for(&mut on_a, Duration::from_millis(300)).await, "nothing from before");
+}
