@@ -103,8 +103,8 @@ pub use axum_realtime_macros::{channel, realtime_page};
 pub use broker::Realtime;
 pub use broker::builder::Builder;
 pub use broker::client::Client;
-pub use broker::delivery::{Delivery, SendError};
-pub use broker::engine::{EngineStatus, OtherNodes};
+pub use broker::delivery::{Delivery, OtherNodes, SendError};
+pub use broker::engine::EngineStatus;
 pub use broker::json_channel::JsonChannel;
 pub use channel::Channel;
 #[cfg(feature = "redis")]

@@ -382,7 +382,10 @@ async fn a_node_starts_without_redis_serves_its_own_clients_and_joins_when_redis
     let mut on_b = subscribed_to(b.addr(), "chat").await;
     assert_eq!(a.rt.engine_status(), EngineStatus::Disconnected);
     let alone = a.rt.send_to("chat", "alone", everyone).unwrap();
-    assert_eq!((alone.reached, alone.other_nodes), (1, OtherNodes::Unreached));
+    assert_eq!(
+        (alone.reached, alone.other_nodes),
+        (1, OtherNodes::Unreached)
+    );
     assert_eq!(events(&mut on_a, "chat", 1).await, [r#""alone""#]);
 
     redis.restart();
@@ -396,5 +399,8 @@ async fn a_node_starts_without_redis_serves_its_own_clients_and_joins_when_redis
     assert_eq!(together.other_nodes, OtherNodes::Published);
     assert_eq!(events(&mut on_a, "chat", 1).await, [r#""together""#]);
     assert_eq!(events(&mut on_b, "chat", 1).await, [r#""together""#]);
-    assert!(quiet_for(&mut on_a, Duration::from_millis(300)).await, "nothing from before");
+    assert!(
+        quiet_for(&mut on_a, Duration::from_millis(300)).await,
+        "nothing from before"
+    );
 }

@@ -2,8 +2,6 @@
 
 use std::fmt;
 
-use crate::broker::engine::OtherNodes;
-
 /// Why a message was not sent. Nothing was delivered to anyone when this is returned.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -48,4 +46,17 @@ pub struct Delivery {
     pub dropped: usize,
     /// Whether the send went on to the other nodes (each filters it for its own clients).
     pub other_nodes: OtherNodes,
+}
+
+/// Whether a send reached the other nodes, as far as the sender can know at once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OtherNodes {
+    /// There are none: the broker runs in-process, without a distributed engine.
+    #[default]
+    Alone,
+    /// Handed to the engine, which carries it to every node in order.
+    Published,
+    /// The engine is disconnected (or too far behind): no other node gets this send. It was
+    /// still delivered to this node's clients.
+    Unreached,
 }

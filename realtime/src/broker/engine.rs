@@ -12,20 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::AuthRecord;
 use crate::broker::Shared;
+use crate::broker::delivery::OtherNodes;
 use crate::broker::filter::Filter;
-
-/// Whether a send reached the other nodes, as far as the sender can know at once.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum OtherNodes {
-    /// There are none: the broker runs in-process, without a distributed engine.
-    #[default]
-    Alone,
-    /// Handed to the engine, which carries it to every node in order.
-    Published,
-    /// The engine is disconnected (or too far behind): no other node gets this send. It was
-    /// still delivered to this node's clients.
-    Unreached,
-}
 
 /// The state of a broker's engine (see [`Realtime::engine_status`](crate::Realtime::engine_status)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -28,8 +28,9 @@ use tokio::sync::mpsc;
 
 use crate::broker::Shared;
 use crate::broker::builder::Builder;
+use crate::broker::delivery::OtherNodes;
 use crate::broker::engine::{
-    Answer, Engine, EngineStatus, OtherNodes, Refusal, StartEngine, SubscriptionChange,
+    Answer, Engine, EngineStatus, Refusal, StartEngine, SubscriptionChange,
 };
 use crate::broker::filter::Filter;
 use crate::wire::client_id::ClientId;

@@ -3,14 +3,10 @@
 
 use serde_json::Value;
 
-use super::named::{self, Unusable};
+use super::named::{self, Predicate, Unusable};
 use super::rule::Rule;
 use crate::auth::AuthRecord;
 use crate::broker::client::Client;
-
-/// What a `#[filter]` function becomes once its arguments are decoded.
-#[doc(hidden)]
-pub type Predicate = Box<dyn Fn(&Client) -> bool + Send + Sync>;
 
 pub(crate) enum Check {
     Everyone,

@@ -33,7 +33,7 @@
 //! the topic.
 
 pub(crate) mod check;
-mod named;
+pub(crate) mod named;
 mod rule;
 
 use std::ops::Not;

@@ -6,7 +6,11 @@ use std::sync::LazyLock;
 
 use serde_json::Value;
 
-use super::check::Predicate;
+use crate::broker::client::Client;
+
+/// What a `#[filter]` function becomes once its arguments are decoded.
+#[doc(hidden)]
+pub type Predicate = Box<dyn Fn(&Client) -> bool + Send + Sync>;
 
 /// One `#[filter]` function, as the attribute registers it. Not for use by hand.
 #[doc(hidden)]

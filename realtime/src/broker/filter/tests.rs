@@ -143,7 +143,7 @@ fn a_subscription_elsewhere_can_be_required() {
     assert!(Filter::subscribed_to("news").accepts(&client));
 }
 
-fn starts_with(args: &Value) -> Result<check::Predicate, serde_json::Error> {
+fn starts_with(args: &Value) -> Result<named::Predicate, serde_json::Error> {
     let (prefix,): (String,) = serde_json::from_value(args.clone())?;
     Ok(Box::new(move |client: &Client| {
         client.id().as_str().starts_with(prefix.as_str())
