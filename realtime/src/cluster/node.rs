@@ -109,17 +109,17 @@ impl Node {
         };
         let _connection = publisher.connect();
         let _subscriber_connection = subscriber.connect();
-        // fred resubscribes to what it tracks after every reconnect.
-        let _resubscriptions = subscriber.manage_subscriptions();
         let inbound = subscriber.message_rx();
-        tokio::spawn(subscribe(
+        let listening = Arc::new(AtomicBool::new(false));
+        tokio::spawn(stay_subscribed(
             subscriber.clone(),
-            self.channels.sends.clone(),
-            self.channels.own.clone(),
+            [self.channels.sends.clone(), self.channels.own.clone()],
+            Arc::clone(&listening),
         ));
         tokio::spawn(keep_status(
             publisher.clone(),
             subscriber.clone(),
+            listening,
             Arc::clone(&self.connected),
         ));
         tokio::spawn(receive(
@@ -223,30 +223,45 @@ impl Node {
     }
 }
 
-/// Subscribes to the node's channels once the connection is up; after that fred resubscribes
-/// by itself whenever it reconnects.
-async fn subscribe(subscriber: SubscriberClient, sends: String, own: String) {
+/// Subscribes to the node's channels on every connection the listening client makes: a
+/// reconnect starts without subscriptions, and the node counts as connected only once they
+/// are back.
+async fn stay_subscribed(
+    subscriber: SubscriberClient,
+    channels: [String; 2],
+    listening: Arc<AtomicBool>,
+) {
+    let mut reconnects = subscriber.reconnect_rx();
     loop {
-        if subscriber.wait_for_connect().await.is_ok()
-            && subscriber
-                .subscribe(vec![sends.clone(), own.clone()])
-                .await
-                .is_ok()
-        {
-            return;
+        while subscriber.subscribe(channels.to_vec()).await.is_err() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        listening.store(true, Ordering::Relaxed);
+        // Several reconnects missed while busy are one reason to subscribe again.
+        loop {
+            match reconnects.recv().await {
+                Ok(_) => break,
+                Err(RecvError::Closed) => return,
+                Err(RecvError::Lagged(_)) => {}
+            }
+        }
+        listening.store(false, Ordering::Relaxed);
     }
 }
 
 /// Keeps `connected` true only while both connections are up and listening.
-async fn keep_status(publisher: Client, subscriber: SubscriberClient, connected: Arc<AtomicBool>) {
+async fn keep_status(
+    publisher: Client,
+    subscriber: SubscriberClient,
+    listening: Arc<AtomicBool>,
+    connected: Arc<AtomicBool>,
+) {
     let mut every = tokio::time::interval(STATUS_EVERY);
     loop {
         every.tick().await;
         let up = publisher.is_connected()
             && subscriber.is_connected()
-            && !subscriber.tracked_channels().is_empty();
+            && listening.load(Ordering::Relaxed);
         if connected.swap(up, Ordering::Relaxed) != up {
             if up {
                 tracing::info!("the Redis engine is connected: sends reach every node");
