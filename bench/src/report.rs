@@ -70,7 +70,8 @@ pub struct Report {
     pub duplicated: u64,
     /// Messages a client received after a later one of the same publisher.
     pub out_of_order: u64,
-    /// Topic events whose data was not a message of this run.
+    /// Topic events whose data was not a message of this run (or, with rooms, of the client's
+    /// room).
     pub malformed: u64,
     /// Clients whose stream ended or failed.
     pub disconnected: u64,
@@ -98,6 +99,18 @@ pub struct Report {
     /// Keys scenario: the median of that client's subscribes before the send, milliseconds.
     #[serde(default)]
     pub subscribe_idle_ms: Option<f64>,
+    /// Rooms: how many topics the clients were split over (absent: one topic).
+    #[serde(default)]
+    pub rooms: Option<usize>,
+    /// Rooms: the highest median latency of any room, microseconds.
+    #[serde(default)]
+    pub worst_room_p50_us: Option<f64>,
+    /// Rooms: the highest 99th percentile of any room, microseconds.
+    #[serde(default)]
+    pub worst_room_p99_us: Option<f64>,
+    /// Rooms: the lowest 99th percentile of any room, microseconds.
+    #[serde(default)]
+    pub best_room_p99_us: Option<f64>,
 }
 
 impl Report {
@@ -173,6 +186,20 @@ impl Report {
                 self.subscribe_probes.unwrap_or(0)
             );
         }
+        if let (Some(rooms), Some(p50), Some(p99), Some(best)) = (
+            self.rooms,
+            self.worst_room_p50_us,
+            self.worst_room_p99_us,
+            self.best_room_p99_us,
+        ) {
+            let _ = writeln!(
+                out,
+                "  rooms: {rooms}; the worst room's p50 {} µs, p99 {} µs (the best room's p99 {} µs)",
+                round(p50),
+                round(p99),
+                round(best)
+            );
+        }
         if let Some(after) = self.server_rss_after_kib {
             let _ = writeln!(out, "  server RSS once every client had left: {after} KiB");
         }
@@ -233,16 +260,28 @@ fn thousands(value: f64) -> String {
 }
 
 /// The markdown tables of several runs: [`throughput_table`] of the delivery scenarios, then
-/// [`keys_table`] of the keys scenarios, if any ran.
+/// [`rooms_table`] of the rooms scenarios and [`keys_table`] of the keys scenarios, if any
+/// ran.
 #[must_use]
 pub fn table(reports: &[Report]) -> String {
     let (keys, throughput): (Vec<Report>, Vec<Report>) = reports
         .iter()
         .cloned()
         .partition(|r| r.keys_per_client.is_some());
+    let rooms: Vec<Report> = throughput
+        .iter()
+        .filter(|r| r.rooms.is_some())
+        .cloned()
+        .collect();
     let mut out = String::new();
     if !throughput.is_empty() {
         out.push_str(&throughput_table(&throughput));
+    }
+    if !rooms.is_empty() {
+        out.push_str(
+            "\nEach room's own latency (the rows above pool every room's deliveries):\n\n",
+        );
+        out.push_str(&rooms_table(&rooms));
     }
     if !keys.is_empty() {
         if !out.is_empty() {
@@ -333,6 +372,39 @@ pub fn throughput_table(reports: &[Report]) -> String {
             rss_trio(r),
             r.loadgen_cpu_s,
             check
+        );
+    }
+    out
+}
+
+/// A markdown table of rooms runs: the worst room's latency; repeated runs make one row, the
+/// run of median worst-room p99.
+#[must_use]
+pub fn rooms_table(reports: &[Report]) -> String {
+    let worst = |r: &Report| r.worst_room_p99_us.unwrap_or(f64::INFINITY);
+    let rows = rows(reports, |a, b| worst(a).total_cmp(&worst(b)));
+    let mut out = String::from(
+        "| scenario | server | rooms × clients | sends/s per room | worst room p50 µs | worst room p99 µs | best room p99 µs | exactly once, in order |\n\
+         | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |\n",
+    );
+    for (r, runs) in rows {
+        let rooms = r.rooms.unwrap_or(1).max(1);
+        #[allow(clippy::cast_precision_loss, reason = "counts of a benchmark")]
+        let sends_per_room = r.sends_per_s / rooms as f64;
+        let _ = writeln!(
+            out,
+            "| {} | {} | {rooms} × {} | {sends_per_room:.1} | {} | {} | {} | {} |",
+            r.scenario,
+            server_label(r, runs),
+            r.connections / rooms,
+            opt(r.worst_room_p50_us, 0),
+            opt(r.worst_room_p99_us, 0),
+            opt(r.best_room_p99_us, 0),
+            if r.exactly_once_in_order {
+                "yes"
+            } else {
+                "**no**"
+            }
         );
     }
     out
@@ -431,6 +503,38 @@ mod tests {
         );
         assert_eq!(thousands(1000.0), "1,000");
     }
+
+    #[test]
+    fn rooms_get_a_table_of_their_own() {
+        let mut a = Report::new("realtime", "rooms 2×5");
+        a.connections = 10;
+        a.sends_per_s = 50.0;
+        a.exactly_once_in_order = true;
+        let mut slow = Histogram::new();
+        let mut fast = Histogram::new();
+        for _ in 0..100 {
+            slow.record(9_000_000);
+            fast.record(1_000_000);
+        }
+        a.record_rooms(&[fast, slow]);
+        assert_eq!(a.rooms, Some(2));
+        let parsed: Report = serde_json::from_str(&a.to_json()).unwrap();
+        assert_eq!(parsed, a);
+        let table = table(&[a, Report::new("pocketbase", "burst N=10")]);
+        let (throughput, rooms) = table
+            .split_once("Each room's own latency")
+            .expect("a rooms table");
+        assert!(throughput.contains("| rooms 2×5 | realtime |"), "{table}");
+        assert!(
+            throughput.contains("| burst N=10 | pocketbase |"),
+            "{table}"
+        );
+        assert!(
+            rooms.contains("| rooms 2×5 | realtime | 2 × 5 | 25.0 | 9000 | 9000 | 1000 | yes |"),
+            "{table}"
+        );
+        assert!(!rooms.contains("burst N=10"), "{table}");
+    }
 }
 
 /// What the load generator read off the server and itself around a run, each as a before and
@@ -452,6 +556,17 @@ impl Report {
         self.latency_p50_us = latencies.quantile(0.5) as f64 / 1e3;
         self.latency_p99_us = latencies.quantile(0.99) as f64 / 1e3;
         self.latency_max_us = latencies.max() as f64 / 1e3;
+    }
+
+    /// Records each room's latency quantiles: the worst p50 and p99, and the best p99.
+    #[allow(clippy::cast_precision_loss, reason = "microseconds of a benchmark")]
+    pub fn record_rooms(&mut self, rooms: &[Histogram]) {
+        let us = |h: &Histogram, q| h.quantile(q) as f64 / 1e3;
+        let fold = |q, pick: fn(f64, f64) -> f64| rooms.iter().map(|h| us(h, q)).reduce(pick);
+        self.rooms = Some(rooms.len());
+        self.worst_room_p50_us = fold(0.5, f64::max);
+        self.worst_room_p99_us = fold(0.99, f64::max);
+        self.best_room_p99_us = fold(0.99, f64::min);
     }
 
     /// Records the server's CPU per delivery and memory per idle connection (of

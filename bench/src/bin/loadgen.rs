@@ -9,6 +9,7 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum_realtime_bench::fd_limit;
 use axum_realtime_bench::loadgen::{self, Config, Load};
 use axum_realtime_bench::report::{self, Report};
 
@@ -21,14 +22,18 @@ options:
   --server-pid PID           the server's process: its CPU time and memory are reported
   --label NAME               the server's name in the report (default: server)
   --scenario NAME            the scenario's name in the report (default: from the load)
-  --connections N            event-stream clients, all on one topic (default 100)
+  --connections N            event-stream clients, all on one topic unless --rooms (default 100)
   --messages M               burst: M messages in all, each publisher sending as fast as it can (default 100)
   --rate R --duration S      fixed rate instead: R deliveries per second (R / N sends per second) for S seconds
   --keys K                   keys instead: each client holds K distinct keys `<topic>?options=...`, and one
                              message is sent (to every key), while another client subscribes again and again
   --key-bytes B              the length of each of those keys (default 2400; at most 2500)
-  --publishers K             concurrent publishers, each on its own connection (default 1)
+  --publishers K             concurrent publishers (per room with --rooms), each on its own connection (default 1)
   --topic T                  the topic (default bench)
+  --rooms R                  split the clients evenly over R topics `<topic>-0`..`<topic>-<R-1>`, each with its
+                             own --publishers and the load a single topic would give its clients: --messages M
+                             to every room, --rate R keeps R / N sends per second per room (rooms staggered
+                             within a send interval); latency is reported for the worst room too
   --payload-bytes B          pad each message with B bytes (default 0), to measure large payloads
   --connect-concurrency C    clients connecting at once (default 256)
   --subscribe-pool P         keep-alive connections for the subscription POSTs (default 8)
@@ -59,6 +64,7 @@ fn defaults() -> Result<Config, String> {
         publishers: 1,
         load: Load::Burst { messages: 100 },
         topic: "bench".into(),
+        rooms: None,
         payload_bytes: 0,
         connect_concurrency: 256,
         subscribe_pool: 8,
@@ -108,6 +114,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             "--key-bytes" => key_bytes = value.parse().map_err(|err| bad(&err))?,
             "--publishers" => config.publishers = value.parse().map_err(|err| bad(&err))?,
             "--topic" => config.topic.clone_from(&value),
+            "--rooms" => config.rooms = Some(value.parse().map_err(|err| bad(&err))?),
             "--payload-bytes" => config.payload_bytes = value.parse().map_err(|err| bad(&err))?,
             "--connect-concurrency" => {
                 config.connect_concurrency = value.parse().map_err(|err| bad(&err))?;
@@ -142,8 +149,11 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             key_bytes,
         };
     }
-    if config.publishers == 0 || config.threads == 0 {
-        return Err("--publishers and --threads must be at least 1".into());
+    if config.publishers == 0 || config.threads == 0 || config.rooms == Some(0) {
+        return Err("--publishers, --threads and --rooms must be at least 1".into());
+    }
+    if config.rooms.is_some() && keys.is_some() {
+        return Err("--keys sends on one topic: it takes no --rooms".into());
     }
     if config.scenario.is_empty() {
         config.scenario = default_scenario(&config);
@@ -157,6 +167,14 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
 
 /// The scenario's name when `--scenario` is not given.
 fn default_scenario(config: &Config) -> String {
+    let load = load_name(config);
+    match config.rooms {
+        Some(rooms) => format!("rooms {rooms}: {load}"),
+        None => load,
+    }
+}
+
+fn load_name(config: &Config) -> String {
     match config.load {
         Load::Burst { messages } => format!("burst N={} M={messages}", config.connections),
         Load::Keys { per_client, .. } => format!("keys N={} K={per_client}", config.connections),
@@ -168,27 +186,6 @@ fn default_scenario(config: &Config) -> String {
             config.connections,
             duration.as_secs_f64()
         ),
-    }
-}
-
-/// Lets this process hold `needed` sockets: the soft limit up to the hard one, and the hard one
-/// too where allowed (root).
-fn raise_fd_limit(needed: u64) {
-    let Ok((soft, hard)) = rlimit::getrlimit(rlimit::Resource::NOFILE) else {
-        return;
-    };
-    if soft >= needed {
-        return;
-    }
-    if hard < needed && rlimit::setrlimit(rlimit::Resource::NOFILE, needed, needed).is_ok() {
-        return;
-    }
-    let _ = rlimit::setrlimit(rlimit::Resource::NOFILE, hard.min(needed.max(soft)), hard);
-    let now = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(0, |(soft, _)| soft);
-    if now < needed {
-        eprintln!(
-            "loadgen: warning: only {now} file descriptors allowed, {needed} wanted; raise `ulimit -n`"
-        );
     }
 }
 
@@ -226,7 +223,10 @@ fn main() {
             std::process::exit(2);
         }
     };
-    raise_fd_limit((config.connections + config.publishers + config.subscribe_pool) as u64 + 100);
+    let publishers = config.publishers * config.rooms.unwrap_or(1);
+    fd_limit::raise_fd_limit(
+        (config.connections + publishers + config.subscribe_pool) as u64 + 100,
+    );
     let runtime = if config.threads == 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()

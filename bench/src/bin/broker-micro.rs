@@ -1,0 +1,369 @@
+//! `broker-micro`: what a delivery costs in user space (the broker alone, in memory, no
+//! sockets), and what the write system call it then needs costs (loopback sockets), as markdown
+//! tables on stdout. `bench/run.sh micro` runs it; `broker-micro --help` lists the flags.
+//!
+//! The broker part opens event streams through the public API with in-memory requests
+//! (`axum_realtime_bench::micro`), on a current-thread runtime; its timed loops run on plain
+//! threads that poll the response bodies with a no-op waker, except the last column's, which
+//! drains them from one task per stream on a current-thread runtime. Each figure is the median
+//! of `--samples` samples of about `--deliveries` deliveries, in the measuring thread's CPU
+//! time (the cores are shared: time spent waiting for one is left out); the publishers table
+//! shows wall time too, the measure of scaling.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum_realtime::Realtime;
+use axum_realtime_bench::floor::{self, Receiver};
+use axum_realtime_bench::micro::{self, Sample, median};
+
+const USAGE: &str = "\
+usage: broker-micro [options]
+
+options:
+  --samples S          samples per figure, the median is shown (default 15)
+  --deliveries D       deliveries per sample, about (default 200000)
+  --subscribers LIST   subscriber counts of the fan-out table (default 1,100,10000)
+  --floor-pairs P      loopback connections of the write floor (default 500)
+  --floor-writes W     writes per floor measurement (default 200000)
+  --frame-bytes B      bytes per write of the floor (default 100)
+  --only PART          broker | parallel | floor: one table only";
+
+struct Options {
+    samples: usize,
+    deliveries: u64,
+    subscribers: Vec<usize>,
+    floor_pairs: usize,
+    floor_writes: u64,
+    frame_bytes: usize,
+    only: Option<String>,
+}
+
+fn parse_options(args: &[String]) -> Result<Options, String> {
+    let mut options = Options {
+        samples: 15,
+        deliveries: 200_000,
+        subscribers: vec![1, 100, 10_000],
+        floor_pairs: 500,
+        floor_writes: 200_000,
+        frame_bytes: 100,
+        only: None,
+    };
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        let (key, inline) = match arg.split_once('=') {
+            Some((key, value)) => (key, Some(value.to_owned())),
+            None => (arg.as_str(), None),
+        };
+        if matches!(key, "-h" | "--help") {
+            return Err(USAGE.into());
+        }
+        let value = inline
+            .or_else(|| iter.next().cloned())
+            .ok_or_else(|| format!("`{key}` needs a value\n{USAGE}"))?;
+        let number = |v: &str| -> Result<u64, String> {
+            v.parse::<u64>()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| format!("`{key} {value}`: a positive number, please"))
+        };
+        let count = |v: &str| number(v).and_then(|n| usize::try_from(n).map_err(|e| e.to_string()));
+        match key {
+            "--samples" => options.samples = count(&value)?,
+            "--deliveries" => options.deliveries = number(&value)?,
+            "--subscribers" => {
+                options.subscribers = value.split(',').map(count).collect::<Result<_, _>>()?;
+            }
+            "--floor-pairs" => options.floor_pairs = count(&value)?,
+            "--floor-writes" => options.floor_writes = number(&value)?,
+            "--frame-bytes" => options.frame_bytes = count(&value)?,
+            "--only" if matches!(value.as_str(), "broker" | "parallel" | "floor") => {
+                options.only = Some(value);
+            }
+            _ => return Err(format!("unknown argument `{arg}`\n{USAGE}")),
+        }
+    }
+    Ok(options)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let options = match parse_options(&args) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("{message}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(err) = run(&options) {
+        eprintln!("broker-micro: {err}");
+        std::process::exit(1);
+    }
+}
+
+fn wants(options: &Options, part: &str) -> bool {
+    options.only.as_deref().is_none_or(|only| only == part)
+}
+
+fn run(options: &Options) -> Result<(), String> {
+    let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "broker-micro on {} cores; load average before: {}",
+        std::thread::available_parallelism().map_or(0, usize::from),
+        loadavg
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let setup = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| err.to_string())?;
+    if wants(options, "broker") {
+        broker_table(options, &setup)?;
+    }
+    if wants(options, "parallel") {
+        parallel_table(options, &setup)?;
+    }
+    if wants(options, "floor") {
+        floor_table(options)?;
+    }
+    Ok(())
+}
+
+/// Opens `n` subscribed streams on `topic` of `rt`.
+fn open(
+    setup: &tokio::runtime::Runtime,
+    rt: &Realtime,
+    topic: &str,
+    n: usize,
+) -> Result<Vec<Body>, String> {
+    let app = rt.mount(Router::new());
+    setup.block_on(async {
+        tokio::time::timeout(Duration::from_mins(1), micro::streams(&app, topic, n))
+            .await
+            .map_err(|_| "opening the streams took over a minute".to_owned())?
+    })
+}
+
+/// Samples during which the thread was off its core for more than this share of the time
+/// are taken again (up to [`RETRIES`] times as many): the cores are shared.
+const MIN_ON_CPU: f64 = 0.9;
+const RETRIES: usize = 4;
+
+/// The median ns/delivery of `samples` runs of `measure` (after one warm-up run), keeping
+/// those that kept their core ([`MIN_ON_CPU`]) when enough did, and every one otherwise.
+fn median_of(
+    samples: usize,
+    mut measure: impl FnMut() -> Result<Sample, String>,
+) -> Result<f64, String> {
+    measure()?;
+    let (mut kept, mut all) = (Vec::with_capacity(samples), Vec::new());
+    while kept.len() < samples && all.len() < samples * RETRIES {
+        let sample = measure()?;
+        all.push(sample.ns_per_delivery());
+        if sample.on_cpu >= MIN_ON_CPU {
+            kept.push(sample.ns_per_delivery());
+        }
+    }
+    Ok(median(if kept.len() < samples { all } else { kept }))
+}
+
+/// A fresh broker with `n` streams subscribed to `room`: each column starts from new outboxes,
+/// whose queues another column's batches have not grown.
+fn fresh(setup: &tokio::runtime::Runtime, n: usize) -> Result<(Realtime, Vec<Body>), String> {
+    let rt = micro::broker();
+    let bodies = open(setup, &rt, "room", n)?;
+    Ok((rt, bodies))
+}
+
+fn broker_table(options: &Options, setup: &tokio::runtime::Runtime) -> Result<(), String> {
+    const PER_DRAIN: u64 = 16;
+    let payload = serde_json::to_vec(&micro::PAYLOAD).map_err(|err| err.to_string())?;
+    let clock = micro::clock_pair_cost();
+    let samples = options.samples;
+    let mut rows = Vec::new();
+    let mut frame_bytes = 0;
+    for &n in &options.subscribers {
+        eprintln!("broker-micro: fan-out to {n} subscribers");
+        let rounds = (options.deliveries / n as u64).max(1);
+        let (rt, mut bodies) = fresh(setup, n)?;
+        let whole = median_of(samples, || {
+            micro::fan_out_and_drain(&rt, "room", &mut bodies, rounds)
+        })?;
+        // One more send, to read the size of its event.
+        let _ = rt
+            .send_to("room", &micro::PAYLOAD, axum_realtime::everyone)
+            .map_err(|err| err.to_string())?;
+        let drained = micro::drain(&mut bodies)?;
+        frame_bytes = drained.bytes / drained.frames.max(1);
+        drop(bodies);
+        let (rt, mut bodies) = fresh(setup, n)?;
+        let alone = median_of(samples, || {
+            micro::fan_out_alone(&rt, "room", &mut bodies, rounds, clock)
+        })?;
+        drop(bodies);
+        let (rt, mut bodies) = fresh(setup, n)?;
+        let tasked = median_of(samples, || {
+            let taken = std::mem::take(&mut bodies);
+            let (sample, back) = micro::tasks(&rt, "room", taken, rounds)?;
+            bodies = back;
+            Ok(sample)
+        })?;
+        drop(bodies);
+        let (rt, mut bodies) = fresh(setup, n)?;
+        let batched = median_of(samples, || {
+            micro::batched(
+                &rt,
+                "room",
+                &mut bodies,
+                (rounds / PER_DRAIN).max(1),
+                PER_DRAIN,
+            )
+        })?;
+        rows.push((n, alone, whole, batched, tasked));
+    }
+    println!();
+    println!(
+        "Broker alone, in memory (no sockets): ns per delivery, median of {} samples of ~{} deliveries; payload {} bytes of JSON, {frame_bytes}-byte event per delivery. \
+         CPU time of the measuring thread, each column on fresh streams; samples during which it lost its core for over 10 % of the time are taken again. Fan-out: the `send_to` call alone, each timed by the wall clock (less {} ns of clock). Drain: polling every body until pending, no-op waker. \
+         16 sends per drain: each body yields its 16 frames as one batch. Tasks: one tokio task per stream on a current-thread runtime takes its frame.",
+        options.samples,
+        options.deliveries,
+        payload.len(),
+        clock.as_nanos()
+    );
+    println!();
+    println!(
+        "| subscribers | fan-out (send_to) | drain | fan-out + drain | 16 sends per drain | fan-out + drain by a task per stream |"
+    );
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: |");
+    for (n, alone, whole, batched, tasked) in rows {
+        println!(
+            "| {n} | {alone:.0} | {:.0} | **{whole:.0}** | {batched:.0} | {tasked:.0} |",
+            (whole - alone).max(0.0)
+        );
+    }
+    Ok(())
+}
+
+/// The control's steps: about as long as a sample of the publishers.
+const CONTROL_STEPS: u64 = 20_000_000;
+
+/// One sample of the publishers table: 1 then 2 publishers, each right after the control on
+/// as many threads, so that both see the machine as it was then.
+struct Paired {
+    control: f64,
+    single: micro::Parallel,
+    double: micro::Parallel,
+}
+
+impl Paired {
+    fn speedup(&self) -> f64 {
+        self.single.wall_ns_per_delivery() / self.double.wall_ns_per_delivery()
+    }
+}
+
+fn parallel_table(options: &Options, setup: &tokio::runtime::Runtime) -> Result<(), String> {
+    println!();
+    println!(
+        "Publishers on distinct topics, each a thread sending to its own subscribers and draining them (fan-out + drain, no-op waker), all on one broker; median of {} samples. \
+         Wall: all publishers' deliveries ÷ the time until the last finished; CPU: the publisher threads' CPU time ÷ deliveries (it rises if they contend). \
+         Control: the same private arithmetic on 1 and 2 threads, run just before each sample: how much of two cores the machine gave then (the cores are shared). \
+         The last column keeps the samples whose control scaled at least 1.8×.",
+        options.samples
+    );
+    println!();
+    println!(
+        "| subscribers per topic | 1 publisher: wall ns/delivery | 2 publishers: wall ns/delivery (together) | CPU ns/delivery, 1 → 2 publishers | throughput, 2 vs 1 | control, 2 vs 1 threads | throughput, 2 vs 1, when the control scaled (samples) |"
+    );
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for subscribers in [1, 1000] {
+        eprintln!("broker-micro: 1 and 2 publishers × {subscribers} subscribers");
+        let rt = micro::broker();
+        let mut groups = Vec::new();
+        for p in 0..2 {
+            let topic = format!("topic-{p}");
+            let bodies = open(setup, &rt, &topic, subscribers)?;
+            groups.push((topic, bodies));
+        }
+        let rounds = (options.deliveries / subscribers as u64).max(1);
+        let mut samples = Vec::with_capacity(options.samples);
+        for sample in 0..=options.samples {
+            let one = micro::control(1, CONTROL_STEPS);
+            let single = micro::parallel(&rt, &mut groups[..1], rounds)?;
+            let two = micro::control(2, CONTROL_STEPS);
+            let double = micro::parallel(&rt, &mut groups[..2], rounds)?;
+            if sample > 0 {
+                samples.push(Paired {
+                    control: one.as_secs_f64() * 2.0 / two.as_secs_f64(),
+                    single,
+                    double,
+                });
+            }
+        }
+        let of = |f: &dyn Fn(&Paired) -> f64| median(samples.iter().map(f).collect());
+        let scaled: Vec<f64> = samples
+            .iter()
+            .filter(|p| p.control >= 1.8)
+            .map(Paired::speedup)
+            .collect();
+        let scaled = match scaled.len() {
+            0 => "none".to_owned(),
+            n => format!("{:.2}× ({n})", median(scaled)),
+        };
+        println!(
+            "| {subscribers} | {:.0} | {:.0} | {:.0} → {:.0} | {:.2}× | {:.2}× | {scaled} |",
+            of(&|p| p.single.wall_ns_per_delivery()),
+            of(&|p| p.double.wall_ns_per_delivery()),
+            of(&|p| p.single.cpu_ns_per_delivery()),
+            of(&|p| p.double.cpu_ns_per_delivery()),
+            of(&Paired::speedup),
+            of(&|p| p.control),
+        );
+    }
+    Ok(())
+}
+
+fn floor_table(options: &Options) -> Result<(), String> {
+    axum_realtime_bench::fd_limit::raise_fd_limit(2 * options.floor_pairs as u64 + 64);
+    let rounds = (options.floor_writes / options.floor_pairs as u64).max(1);
+    let mut rows = Vec::new();
+    for receiver in [Receiver::Quiet, Receiver::Waiting] {
+        eprintln!("broker-micro: the write floor, {receiver:?} reader");
+        let floor = floor::measure(options.floor_pairs, options.frame_bytes, rounds, receiver)
+            .map_err(|err| format!("the write floor: {err}"))?;
+        rows.push(floor);
+    }
+    println!();
+    println!(
+        "The write system call's floor: one thread writes a {}-byte frame to each of {} loopback TCP connections (TCP_NODELAY) in turn, {rounds} rounds; \
+         its CPU time (user + system) per write. On loopback the receiver's TCP processing runs inside the writer's call. \
+         Quiet: the reader reads a round after it is written (no reader waiting). Waiting: the reader waits in epoll (one tokio task per socket), as clients do.",
+        options.frame_bytes, options.floor_pairs
+    );
+    println!();
+    println!(
+        "| reader | writes | writer CPU µs/write | user µs | system µs | wall µs/write | reader CPU µs/frame |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for floor in rows {
+        #[allow(clippy::cast_precision_loss, reason = "microseconds of a benchmark")]
+        let wall = floor.wall.as_secs_f64() * 1e6 / floor.writes.max(1) as f64;
+        println!(
+            "| {} | {} | **{:.2}** | {:.2} | {:.2} | {wall:.2} | {:.2} |",
+            match floor.receiver {
+                Receiver::Quiet => "quiet",
+                Receiver::Waiting => "waiting (epoll)",
+            },
+            floor.writes,
+            floor.cpu_us_per_write(),
+            floor.user_us_per_write(),
+            floor.system_us_per_write(),
+            floor.reader_us_per_write()
+        );
+    }
+    Ok(())
+}
