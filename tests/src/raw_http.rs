@@ -218,9 +218,23 @@ impl SseStream {
     /// # Panics
     ///
     /// As [`SseStream::open`].
-    pub async fn open_on(mut socket: TcpStream, addr: SocketAddr, extra_headers: &[&str]) -> Self {
+    pub async fn open_on(socket: TcpStream, addr: SocketAddr, extra_headers: &[&str]) -> Self {
+        Self::open_path(socket, addr, "/api/realtime", extra_headers).await
+    }
+
+    /// Opens a stream at `path` (`/api/realtime?query`) on a connection.
+    ///
+    /// # Panics
+    ///
+    /// As [`SseStream::open`].
+    pub async fn open_path(
+        mut socket: TcpStream,
+        addr: SocketAddr,
+        path: &str,
+        extra_headers: &[&str],
+    ) -> Self {
         let mut head =
-            format!("GET /api/realtime HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n");
+            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n");
         for line in extra_headers {
             head.push_str(line);
             head.push_str("\r\n");

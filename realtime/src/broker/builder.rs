@@ -1,11 +1,13 @@
 //! Settings of a broker, and the builder that sets them.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::auth::{Authenticator, Guests};
 use crate::broker::Realtime;
 use crate::broker::client::Client;
 use crate::broker::engine::StartEngine;
+use crate::broker::history::Retention;
 use crate::broker::outbox;
 use crate::channel::DuplicateChannel;
 use crate::wire::subscription::Subscription;
@@ -27,6 +29,8 @@ pub(crate) struct Config {
     pub(crate) max_write_delay: Duration,
     pub(crate) hold_above_cores: f64,
     pub(crate) check_remote_ip: bool,
+    /// The history every topic keeps unless set per topic.
+    pub(crate) history: Option<Retention>,
     pub(crate) auth_cookie: String,
     pub(crate) secure_cookie: bool,
     pub(crate) serve: ServeLimits,
@@ -79,6 +83,7 @@ impl Default for Config {
             max_lifetime: None,
             queue_capacity: 1024,
             queue_bytes: DEFAULT_QUEUE_BYTES,
+            history: None,
             max_write_delay: Duration::from_millis(40),
             hold_above_cores: 0.5,
             check_remote_ip: true,
@@ -137,6 +142,8 @@ pub struct Builder {
     pub(crate) hooks: Hooks,
     /// A distributed engine, started with the broker; `None` in-process.
     pub(crate) engine: Option<Box<dyn StartEngine>>,
+    /// The history of topics set one by one.
+    pub(crate) history_for: HashMap<String, Retention>,
 }
 
 impl Default for Builder {
@@ -146,6 +153,7 @@ impl Default for Builder {
             authenticator: Box::new(Guests),
             hooks: Hooks::default(),
             engine: None,
+            history_for: HashMap::new(),
         }
     }
 }
@@ -303,6 +311,24 @@ impl Builder {
         hook: impl Fn(&Client, &Subscription) + Send + Sync + 'static,
     ) -> Self {
         self.hooks.on_subscribe = Some(Box::new(hook));
+        self
+    }
+
+    /// Keeps the last `count` sends of every topic, each for at most `ttl`, so that a client
+    /// that reconnects with `Last-Event-ID` gets what it missed (see [`Builder::history_for`]
+    /// for one topic). Off by default. While any topic keeps a history, sends are queued one
+    /// at a time (their writes stay parallel), so every client receives them in the order of
+    /// their positions.
+    pub fn history(mut self, count: usize, ttl: Duration) -> Self {
+        self.config.history = Some(Retention { count, ttl });
+        self
+    }
+
+    /// Keeps the last `count` sends of `topic`, each for at most `ttl`; `count` 0 keeps none
+    /// (overriding [`Builder::history`] for this topic).
+    pub fn history_for(mut self, topic: impl Into<String>, count: usize, ttl: Duration) -> Self {
+        self.history_for
+            .insert(topic.into(), Retention { count, ttl });
         self
     }
 

@@ -15,10 +15,17 @@ use crate::broker::delivery::SendError;
 use crate::broker::outbox::{self, Outbox, Push};
 use crate::sync::{Abort, lock};
 use crate::wire::client_id::ClientId;
+use crate::wire::position::Resume;
 use crate::wire::sse;
 use crate::wire::subscription::Subscription;
 
 type Value = Arc<dyn Any + Send + Sync>;
+
+#[derive(Default)]
+struct Resumption {
+    connected_at: Option<u64>,
+    pending: Option<Resume>,
+}
 
 /// One connected stream: its id, its subscriptions, its auth, and a store of values the
 /// application keeps on it (PocketBase's subscription client).
@@ -40,6 +47,9 @@ pub(crate) struct ClientState {
     pub(crate) outbox: Outbox,
     /// Aborts the connection itself, when it was accepted by [`crate::serve`].
     abort: Option<Abort>,
+    /// Where the broker's order of sends stood when the stream opened, and where the client
+    /// says it stopped (its `Last-Event-ID`), until its first subscription takes it.
+    resume: Mutex<Resumption>,
     broker: Weak<Shared>,
 }
 
@@ -60,6 +70,7 @@ impl Client {
                 subscriptions: Mutex::default(),
                 outbox: Outbox::new(queue),
                 abort,
+                resume: Mutex::default(),
                 broker,
             }),
         }
@@ -259,6 +270,24 @@ impl Client {
         if let Some(abort) = &self.state.abort {
             abort.abort();
         }
+    }
+
+    /// Notes where the order of sends stood at connect, and where the client says it stopped.
+    pub(crate) fn set_resume(&self, resume: Option<Resume>, connected_at: u64) {
+        *lock(&self.state.resume) = Resumption {
+            connected_at: Some(connected_at),
+            pending: resume,
+        };
+    }
+
+    /// Where the client says it stopped, once: its first subscription replays from there.
+    pub(crate) fn take_resume(&self) -> Option<Resume> {
+        lock(&self.state.resume).pending.take()
+    }
+
+    /// Where the order of sends stood when the stream opened (kept while history is on).
+    pub(crate) fn connected_sequence(&self) -> Option<u64> {
+        lock(&self.state.resume).connected_at
     }
 
     pub(crate) fn ptr_eq(&self, other: &Client) -> bool {

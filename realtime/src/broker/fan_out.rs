@@ -13,34 +13,59 @@ use super::index::{self, Keys, Topic};
 use super::{Shared, lock};
 use crate::broker::client::Client;
 use crate::broker::delivery::Delivery;
+use crate::broker::filter::Filter;
+use crate::broker::history::Entry;
 use crate::broker::outbox::Push;
 use crate::wire::client_id::ClientId;
+use crate::wire::position::Position;
 use crate::wire::sse;
 
 impl Shared {
-    fn next_message_id(&self) -> String {
-        let seq = self.sequence.fetch_add(1, Ordering::Relaxed) + 1;
-        format!("{}-{seq}", self.epoch)
-    }
-
-    /// Queues one send for the subscribers of `topic` that `filter` accepts.
+    /// Queues one send for the subscribers of `topic` that `filter` accepts, and keeps it in
+    /// the topic's history (with `replayable`, the filter to run again for a client that
+    /// reconnects; `None` for a closure).
     ///
     /// Under the index's read lock, it runs the filter and queues the plain key's frame, one
     /// for all; clients with keys with options are only noted. Their frames are built after
     /// the lock is released, once per distinct key per send and found by the key's address, so
     /// a send to thousands of such keys keeps no subscribe or disconnect waiting. A single
     /// publisher's sends still arrive in order under every key: each is queued whole before
-    /// `send_to` returns.
-    pub(crate) fn fan_out<F>(&self, topic: &str, data: &[u8], filter: F) -> Delivery
+    /// `send_to` returns. While any topic keeps a history, sends are queued one at a time, so
+    /// every client receives them in the order of their positions.
+    pub(crate) fn fan_out<F>(
+        &self,
+        topic: &str,
+        data: &[u8],
+        filter: F,
+        replayable: Option<&Filter>,
+    ) -> Delivery
     where
         F: Fn(&ClientId, &Client) -> bool,
     {
+        let _in_order = self.history.is_enabled().then(|| lock(&self.order));
         let mut delivery = Delivery::default();
         let mut overflowed = Vec::new();
         // Clients with keys with options, their keys, and whether the plain frame reached them.
         let mut keyed: Vec<(Client, Keys, bool)> = Vec::new();
         let (id, hold) = {
             let topics = self.read_topics();
+            let sequence = self.sequence.fetch_add(1, Ordering::Relaxed) + 1;
+            let id = Position {
+                epoch: &self.epoch,
+                sequence,
+            }
+            .to_string();
+            let plain = sse::event(&id, topic, data);
+            if self.history.retention(topic).is_some() {
+                let entry = Entry::new(
+                    sequence,
+                    plain.clone(),
+                    data.len(),
+                    replayable.cloned(),
+                    Instant::now(),
+                );
+                self.history.record(topic, entry);
+            }
             let Some(Topic {
                 subscribers, pace, ..
             }) = topics.get(topic)
@@ -56,8 +81,6 @@ impl Shared {
                 Duration::ZERO
             };
             let hold = pace.record(now, max_delay);
-            let id = self.next_message_id();
-            let plain = sse::event(&id, topic, data);
             for (client_id, subscriber) in subscribers {
                 if !filter(client_id, &subscriber.client) {
                     continue;

@@ -19,6 +19,7 @@ use crate::broker::engine::{Engine, EngineStatus};
 use crate::broker::filter::IntoFilter;
 use crate::sync::{Abort, lock};
 use crate::wire::client_id::ClientId;
+use crate::wire::position::Resume;
 use crate::wire::sse;
 use crate::wire::subscription::Subscription;
 
@@ -28,12 +29,15 @@ pub(crate) mod delivery;
 pub(crate) mod engine;
 mod fan_out;
 pub mod filter;
+mod history;
 mod index;
 pub(crate) mod json_channel;
 mod load;
 pub(crate) mod outbox;
 mod pace;
+mod recent;
 mod registry;
+mod replay;
 mod request_auth;
 mod subscribe;
 
@@ -65,6 +69,14 @@ pub(crate) struct Shared {
     /// What carries sends to other nodes; unset in-process. Set once, just after the broker
     /// is made, because the engine holds a handle back to it.
     engine: OnceLock<Arc<dyn Engine>>,
+    /// The recent sends of the topics that keep a history.
+    history: history::History,
+    /// Held by each send while any topic keeps a history: positions then follow one order,
+    /// the order in which every client receives them.
+    order: Mutex<()>,
+    /// Where clients that left had connected, for their `PB_CONNECT` id as `Last-Event-ID`.
+    recent: recent::Recent,
+    /// Names this broker's order of sends: a new one at every start, since history is lost.
     epoch: String,
     sequence: AtomicU64,
     /// Response bodies alive: a stream outlives its registration while its connection drains.
@@ -115,6 +127,7 @@ impl Realtime {
         let epoch = ClientId::random().as_str()[..8].to_owned();
         let load = load::Load::new(builder.config.hold_above_cores);
         let start_engine = builder.engine;
+        let history = history::History::new(builder.config.history, builder.history_for.clone());
         let rt = Self {
             shared: Arc::new(Shared {
                 config: builder.config,
@@ -125,6 +138,9 @@ impl Realtime {
                 load,
                 overflowed: Mutex::default(),
                 engine: OnceLock::new(),
+                history,
+                order: Mutex::new(()),
+                recent: recent::Recent::default(),
                 epoch,
                 sequence: AtomicU64::new(0),
                 open_streams: AtomicUsize::new(0),
@@ -185,9 +201,12 @@ impl Realtime {
         let data = encode(topic, payload)?;
         let filter = filter.into_filter();
         let check = filter.check();
-        let mut delivery = self
-            .shared
-            .fan_out(topic, &data, |_, client| check.accepts(client));
+        let mut delivery = self.shared.fan_out(
+            topic,
+            &data,
+            |_, client| check.accepts(client),
+            Some(&filter),
+        );
         if let Some(engine) = self.shared.engine() {
             delivery.other_nodes = engine.publish(topic, &data, &filter);
             if delivery.other_nodes == OtherNodes::Unreached {
@@ -230,7 +249,7 @@ impl Realtime {
         F: Fn(&ClientId, &Client) -> bool,
     {
         let data = encode(topic, payload)?;
-        Ok(self.shared.fan_out(topic, &data, filter))
+        Ok(self.shared.fan_out(topic, &data, filter, None))
     }
 
     /// The client with this id, if it is connected.
@@ -327,6 +346,7 @@ impl Shared {
         self: &Arc<Self>,
         remote_ip: Option<IpAddr>,
         abort: Option<Abort>,
+        resume: Option<Resume>,
     ) -> Connected {
         self.reap();
         let id = match self.engine() {
@@ -340,6 +360,9 @@ impl Shared {
             self.config.queue_limits(),
             Arc::downgrade(self),
         );
+        if self.history.is_enabled() {
+            client.set_resume(resume, self.sequence.load(Ordering::Relaxed));
+        }
         if let Some(hook) = &self.hooks.on_connect {
             hook(&client);
         }
@@ -372,10 +395,13 @@ impl Shared {
         };
         // Freed after the lock: a thousand long keys take a while to drop.
         drop(old);
-        if self.registry.remove(client)
-            && let Some(hook) = &self.hooks.on_disconnect
-        {
-            hook(client);
+        if self.registry.remove(client) {
+            if self.history.is_enabled() {
+                self.recent.left(client);
+            }
+            if let Some(hook) = &self.hooks.on_disconnect {
+                hook(client);
+            }
         }
     }
 
@@ -407,6 +433,11 @@ impl Shared {
             }
             index::insert(&mut topics, client, &grouped);
             client.replace_subscriptions(keys);
+            // A reconnecting client's missed sends go first: no send can reach it before the
+            // lock is released.
+            if let Some(resume) = client.take_resume() {
+                self.replay(client, &resume);
+            }
             old
         };
         drop(old);

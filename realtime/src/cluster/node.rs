@@ -322,9 +322,12 @@ fn deliver(broker: &Shared, bytes: &[u8]) {
         return; // ours, delivered here when it was sent
     }
     let check = send.filter.check();
-    let _ = broker.fan_out(&send.topic, send.data.get().as_bytes(), |_, client| {
-        check.accepts(client)
-    });
+    let _ = broker.fan_out(
+        &send.topic,
+        send.data.get().as_bytes(),
+        |_, client| check.accepts(client),
+        Some(&send.filter),
+    );
 }
 
 /// A message to this node: a change to apply to one of its clients, or the answer to one it

@@ -17,6 +17,7 @@ use crate::broker::engine::{Refusal, SubscriptionChange};
 use crate::http::handoff::{DirectStream, Peer};
 use crate::http::stream::EventStream;
 use crate::wire::api_error::ApiError;
+use crate::wire::position::Resume;
 use crate::wire::subscribe_request::SubscribeRequest;
 
 /// The path of the realtime endpoint, fixed by the PocketBase clients.
@@ -109,7 +110,11 @@ fn open_stream(rt: &Realtime, request: &Request) -> Response {
         .extensions()
         .get::<ConnectInfo<Peer>>()
         .map(|info| info.0.abort.clone());
-    let registration = shared.connect(remote_addr(request).map(|addr| addr.ip()), abort);
+    let registration = shared.connect(
+        remote_addr(request).map(|addr| addr.ip()),
+        abort,
+        resume_of(request),
+    );
     tracing::debug!(client = %registration.client().id(), "realtime stream opened");
     let body = EventStream::new(registration, &shared.config);
     // Where the connection can write the stream itself, it takes the stream once the
@@ -126,6 +131,23 @@ fn open_stream(rt: &Realtime, request: &Request) -> Response {
         headers.insert(name, HeaderValue::from_static(value));
     }
     response
+}
+
+/// Where a reconnecting client says it stopped: `Last-Event-ID` (sent by `EventSource` on its
+/// own reconnects) or, for a client that opens a new `EventSource`, the `lastEventId` query
+/// parameter.
+fn resume_of(request: &Request) -> Option<Resume> {
+    let header = request
+        .headers()
+        .get("last-event-id")
+        .map(|value| value.to_str().map_or(Some(Resume::Unknown), Resume::parse));
+    let query = || {
+        let query = request.uri().query()?;
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(name, _)| name == "lastEventId")
+            .map(|(_, value)| Resume::parse(&value))
+    };
+    header.or_else(query).flatten()
 }
 
 /// Whether a stream request carries nothing but its head, as every `EventSource` sends it. A
