@@ -10,6 +10,10 @@
 // trimmed, added/removed elements update the subscription, POSTs carry the cookie, reconnects
 // re-subscribe, and containers show the connection state (class "sse-disconnected",
 // attribute data-sse-state, events "pocketbase-sse:connected"/"pocketbase-sse:disconnected" on document).
+// Reconnects resume: the browser's own retries send Last-Event-ID, and a stream this extension
+// opens again carries the last id seen as ?lastEventId=, so a server that keeps history sends
+// what was missed. When it cannot (PB_RESYNC), each element listening to one of the named
+// topics gets the DOM event "sse:resync" (answer it with hx-trigger="sse:resync" to reload).
 ;(function () {
   'use strict'
   var EXT = 'pocketbase-sse'
@@ -21,6 +25,7 @@
   var source = null // the page's single EventSource, created with the first topic
   var listening = new Set() // event names that have a listener on `source`
   var clientId = null // id from the current stream's PB_CONNECT; null while there is none
+  var lastId = null // id of the last event seen on any stream of this page: where to resume
   var posted = null // clientId + topics of the last successful POST
   var posting = false // one POST at a time, so the server cannot apply them out of order
   var scheduled = false
@@ -154,13 +159,16 @@
   function connect() {
     retryTimer = null
     if (source) source.close()
-    var es = (source = new EventSource(ENDPOINT))
+    var url = lastId ? ENDPOINT + '?lastEventId=' + encodeURIComponent(lastId) : ENDPOINT
+    var es = (source = new EventSource(url))
     listening = new Set()
     clientId = null
     es.addEventListener('PB_CONNECT', function (e) {
       try { clientId = JSON.parse(e.data).clientId || null } catch (_) { clientId = null }
+      if (!lastId && e.lastEventId) lastId = e.lastEventId // nothing seen yet: resume from here
       schedule() // every new client id needs the whole set POSTed again
     })
+    es.addEventListener('PB_RESYNC', onResync)
     es.addEventListener('error', function (e) {
       if (e.data !== undefined) return // a server event that happens to be named "error"
       clientId = null // the server forgets a client together with its stream
@@ -182,6 +190,7 @@
 
   function onMessage(e) {
     if (typeof e.data !== 'string') return // EventSource's own open/error events
+    if (e.lastEventId) lastId = e.lastEventId
     var html
     try { html = JSON.parse(e.data) } catch (_) { html = e.data } // servers JSON-encode multi-line HTML
     if (typeof html !== 'string') html = JSON.stringify(html)
@@ -201,6 +210,22 @@
       }
       if (hit) api.triggerEvent(elt, 'htmx:sseMessage', detail())
     })
+  }
+
+  // The server cannot tell what this page missed on these topics: their elements reload.
+  function onResync(e) {
+    if (e.lastEventId) lastId = e.lastEventId
+    var topics = []
+    try { topics = JSON.parse(e.data).topics || [] } catch (_) {}
+    var base = function (key) { return key.split('?')[0] }
+    Array.from(elts).forEach(function (entry) {
+      var elt = entry[0], t = entry[1]
+      if (!elt.isConnected) return
+      var mine = t.swap.concat(t.trig).map(base)
+      var hit = topics.filter(function (topic) { return mine.indexOf(topic) >= 0 })
+      if (hit.length) api.triggerEvent(elt, 'sse:resync', { topics: hit })
+    })
+    document.dispatchEvent(new CustomEvent(EXT + ':resync', { detail: { topics: topics } }))
   }
 
   function swap(elt, html) {

@@ -35,9 +35,17 @@ pub const HTMX_EXTENSION_PATH: &str = "/_realtime/pocketbase-sse.js";
 
 const HTMX_EXTENSION: &str = include_str!("../../assets/pocketbase-sse.js");
 
+/// Where [`Realtime::mount`] serves `pocketbase-resume.js`: loaded before the PocketBase JS
+/// SDK, it makes the SDK's reconnects resume (the SDK opens a new `EventSource` each time, so
+/// the browser's `Last-Event-ID` never reaches the server; this passes the last id seen as
+/// `?lastEventId=`). See the crate's recovery docs.
+pub const SDK_RESUME_PATH: &str = "/_realtime/pocketbase-resume.js";
+
+const SDK_RESUME: &str = include_str!("../../assets/pocketbase-resume.js");
+
 impl Realtime {
-    /// Mounts `GET` and `POST /api/realtime` and the HTMX extension
-    /// ([`HTMX_EXTENSION_PATH`]) on `router`, and makes this broker available to the
+    /// Mounts `GET` and `POST /api/realtime`, the HTMX extension ([`HTMX_EXTENSION_PATH`]) and
+    /// the SDK's resume helper ([`SDK_RESUME_PATH`]) on `router`, and makes this broker available to the
     /// [`RequestAuth`](crate::RequestAuth) extractor of every route added before.
     ///
     /// ```
@@ -64,18 +72,19 @@ impl Realtime {
                     move |request: Request| async move { subscribe(&subscribe_rt, request).await },
                 ),
             )
-            .route(HTMX_EXTENSION_PATH, get(extension_script))
+            .route(HTMX_EXTENSION_PATH, get(|| async { script(HTMX_EXTENSION) }))
+            .route(SDK_RESUME_PATH, get(|| async { script(SDK_RESUME) }))
             .layer(Extension(self.clone()))
     }
 }
 
-async fn extension_script() -> Response {
+fn script(source: &'static str) -> Response {
     (
         [
             (CONTENT_TYPE, "text/javascript; charset=utf-8"),
             (CACHE_CONTROL, "no-cache"),
         ],
-        HTMX_EXTENSION,
+        source,
     )
         .into_response()
 }
