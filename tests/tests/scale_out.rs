@@ -404,3 +404,141 @@ async fn a_node_starts_without_redis_serves_its_own_clients_and_joins_when_redis
         "nothing from before"
     );
 }
+
+// Recovery across nodes: with history, Redis numbers every send once, so a position means the
+// same on every node, and a node reads back from Redis what its own copy does not hold.
+
+async fn history_node(redis: &RedisServer) -> Node {
+    let rt = Realtime::builder()
+        .history(2000, Duration::from_secs(3600))
+        .redis(&redis.url())
+        .expect("a Redis URL")
+        .build();
+    let server = TestServer::start(&rt, rt.mount(Router::new())).await;
+    eventually("the node is connected to Redis", || {
+        rt.engine_status() == EngineStatus::Connected
+    })
+    .await;
+    Node { rt, server }
+}
+
+/// `(id, data)` of each `chat` event until `count` arrived or the stream went quiet.
+async fn chat_with_ids(stream: &mut SseStream, count: usize) -> Vec<(String, String)> {
+    let mut seen = Vec::new();
+    while seen.len() < count {
+        let Some(block) = stream.next_event(READ_TIMEOUT).await else {
+            break;
+        };
+        let field = |name: &str| {
+            block
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(str::to_owned)
+        };
+        if field("event:").as_deref() == Some("chat") {
+            seen.push((field("id:").unwrap(), field("data:").unwrap()));
+        }
+    }
+    seen
+}
+
+async fn resumed(node: SocketAddr, last_id: &str, keys: &[&str]) -> SseStream {
+    let header = format!("Last-Event-ID: {last_id}");
+    let mut stream = SseStream::open(node, &[&header]).await;
+    let id = stream.client_id().await;
+    let keys = serde_json::to_string(keys).unwrap();
+    let body = format!(r#"{{"clientId":"{id}","subscriptions":{keys}}}"#);
+    assert_eq!(post_realtime(node, &body, None).await.status, 204);
+    stream
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_cut_mid_burst_resumes_on_another_node_with_every_message_once() {
+    let redis = RedisServer::start();
+    let (a, b) = (history_node(&redis).await, history_node(&redis).await);
+    let mut on_a = subscribed_to(a.addr(), "chat").await;
+
+    let sender = b.rt.clone();
+    let burst = tokio::spawn(async move {
+        for n in 0..1000_u64 {
+            let sent = sender.send_to("chat", &n, everyone).unwrap();
+            assert_eq!(sent.other_nodes, OtherNodes::Published);
+            if n % 50 == 0 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    });
+    let before = chat_with_ids(&mut on_a, 300).await;
+    drop(on_a); // the connection is cut mid-burst
+    burst.await.unwrap();
+    assert_eq!(before.len(), 300);
+    let (last, _) = before.last().unwrap().clone();
+
+    // It reconnects through the balancer to the other node.
+    let mut on_b = resumed(b.addr(), &last, &["chat"]).await;
+    let _ = b.rt.send_to("chat", &1000_u64, everyone).unwrap();
+    let after = chat_with_ids(&mut on_b, 701).await;
+    let all: Vec<u64> = before
+        .iter()
+        .chain(&after)
+        .map(|(_, data)| data.parse().unwrap())
+        .collect();
+    assert_eq!(
+        all,
+        (0..=1000).collect::<Vec<_>>(),
+        "every message once, in order, then live"
+    );
+    let positions: Vec<&str> = before
+        .iter()
+        .chain(&after)
+        .map(|(id, _)| id.as_str())
+        .collect();
+    let epochs: std::collections::HashSet<_> = positions
+        .iter()
+        .map(|id| id.rsplit_once('-').unwrap().0)
+        .collect();
+    assert_eq!(
+        epochs.len(),
+        1,
+        "one order for the whole application: {epochs:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_survives_a_node_restart_and_a_lost_redis_is_a_resync() {
+    let mut redis = RedisServer::start();
+    let a = history_node(&redis).await;
+    let mut stream = subscribed_to(a.addr(), "chat").await;
+    let _ = a.rt.send_to("chat", &0_u64, everyone).unwrap();
+    let (position, _) = chat_with_ids(&mut stream, 1).await.remove(0);
+    drop(stream);
+    for n in 1..=5_u64 {
+        let _ = a.rt.send_to("chat", &n, everyone).unwrap();
+    }
+    // A node that starts now holds nothing of what came before: it reads it back from Redis.
+    let b = history_node(&redis).await;
+    let mut on_b = resumed(b.addr(), &position, &["chat"]).await;
+    let replayed: Vec<String> = chat_with_ids(&mut on_b, 5)
+        .await
+        .into_iter()
+        .map(|(_, d)| d)
+        .collect();
+    assert_eq!(replayed, ["1", "2", "3", "4", "5"]);
+
+    // Redis restarted without its data: the order is a new one, the old positions mean nothing.
+    redis.restart();
+    eventually("both nodes reconnect", || {
+        [&a, &b]
+            .iter()
+            .all(|node| node.rt.engine_status() == EngineStatus::Connected)
+    })
+    .await;
+    let _ = a.rt.send_to("chat", &6_u64, everyone).unwrap();
+    let mut again = SseStream::open(b.addr(), &[&format!("Last-Event-ID: {position}")]).await;
+    let id = again.client_id().await;
+    let body = format!(r#"{{"clientId":"{id}","subscriptions":["chat"]}}"#);
+    assert_eq!(post_realtime(b.addr(), &body, None).await.status, 204);
+    let block = again.next_event(READ_TIMEOUT).await.expect("an answer");
+    assert!(block.contains("event:PB_RESYNC\n"), "{block}");
+    assert!(block.contains(r#"data:{"topics":["chat"]}"#), "{block}");
+}

@@ -280,6 +280,11 @@ impl Client {
         };
     }
 
+    /// Where the client says it stopped, if its first subscription has not come yet.
+    pub(crate) fn pending_resume(&self) -> Option<Resume> {
+        lock(&self.state.resume).pending.clone()
+    }
+
     /// Where the client says it stopped, once: its first subscription replays from there.
     pub(crate) fn take_resume(&self) -> Option<Resume> {
         lock(&self.state.resume).pending.take()

@@ -3,10 +3,14 @@
 //! engine only moves what other nodes need. Without one (the default, in-process) nothing
 //! else happens on a send: one node is the whole application.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
 
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +18,7 @@ use crate::auth::AuthRecord;
 use crate::broker::Shared;
 use crate::broker::delivery::OtherNodes;
 use crate::broker::filter::Filter;
+use crate::broker::history::Retention;
 
 /// The state of a broker's engine (see [`Realtime::engine_status`](crate::Realtime::engine_status)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +60,36 @@ pub(crate) enum Refusal {
 
 pub(crate) type Answer = Pin<Box<dyn Future<Output = Result<(), Refusal>> + Send>>;
 
+/// What to read from the engine's history for a reconnecting client.
+#[derive(Debug, Clone)]
+pub(crate) struct FetchRequest {
+    /// Its position, or `None` to look up where its old client id (`connected`) connected.
+    pub(crate) after: Option<u64>,
+    pub(crate) connected: Option<String>,
+    /// Its topics that keep a history.
+    pub(crate) topics: Vec<(String, Retention)>,
+}
+
+/// One send read back from the engine's history.
+#[derive(Debug, Clone)]
+pub(crate) struct FetchedSend {
+    pub(crate) sequence: u64,
+    pub(crate) data: Bytes,
+    pub(crate) filter: Filter,
+}
+
+/// What the engine's history says a reconnecting client missed.
+#[derive(Debug, Clone)]
+pub(crate) struct Fetched {
+    pub(crate) epoch: String,
+    /// The position the sends follow (looked up, for an old client id).
+    pub(crate) after: u64,
+    /// Each topic's sends after it, oldest first; `None` when some are gone.
+    pub(crate) topics: HashMap<String, Option<Vec<FetchedSend>>>,
+}
+
+pub(crate) type FetchAnswer = Pin<Box<dyn Future<Output = Option<Fetched>> + Send>>;
+
 /// What a distributed engine does for the broker. Implementations never block the caller:
 /// a send is queued for the engine's own task or reported [`OtherNodes::Unreached`].
 pub(crate) trait Engine: Send + Sync {
@@ -70,6 +105,25 @@ pub(crate) trait Engine: Send + Sync {
     fn forward(&self, owner: &str, change: SubscriptionChange) -> Answer;
 
     fn status(&self) -> EngineStatus;
+
+    /// Carries a send to every node, this one included, in the one order of the application's
+    /// sends, keeping it in `topic`'s history when `retention` says so. Each node delivers it
+    /// when it comes back, with a position valid on every node.
+    fn publish_ordered(
+        &self,
+        topic: &str,
+        data: &[u8],
+        filter: &Filter,
+        retention: Option<Retention>,
+    ) -> OtherNodes;
+
+    /// Notes, for `ttl`, where the client `id` connected, so that another node can resume it
+    /// from its `PB_CONNECT` id.
+    fn note_connect(&self, id: &str, sequence: u64, ttl: Duration);
+
+    /// Reads what a reconnecting client missed from the engine's history; `None` when it
+    /// cannot be read.
+    fn fetch(&self, request: FetchRequest) -> FetchAnswer;
 }
 
 /// Starts an engine for a broker: the builder's part, run once the broker exists.

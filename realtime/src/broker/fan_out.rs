@@ -15,6 +15,7 @@ use crate::broker::client::Client;
 use crate::broker::delivery::Delivery;
 use crate::broker::filter::Filter;
 use crate::broker::history::Entry;
+use crate::broker::order::Step;
 use crate::broker::outbox::Push;
 use crate::wire::client_id::ClientId;
 use crate::wire::position::Position;
@@ -38,6 +39,7 @@ impl Shared {
         data: &[u8],
         filter: F,
         replayable: Option<&Filter>,
+        at: Option<Position<'_>>,
     ) -> Delivery
     where
         F: Fn(&ClientId, &Client) -> bool,
@@ -49,14 +51,16 @@ impl Shared {
         let mut keyed: Vec<(Client, Keys, bool)> = Vec::new();
         let (id, hold) = {
             let topics = self.read_topics();
-            let sequence = self.sequence.fetch_add(1, Ordering::Relaxed) + 1;
-            let id = Position {
+            // Numbered in the application's order (given, from the engine), or this broker's.
+            let position = at.unwrap_or_else(|| Position {
                 epoch: &self.epoch,
-                sequence,
-            }
-            .to_string();
+                sequence: self.sequence.fetch_add(1, Ordering::Relaxed) + 1,
+            });
+            let (sequence, id) = (position.sequence, position.to_string());
             let plain = sse::event(&id, topic, data);
-            if self.history.retention(topic).is_some() {
+            // With an engine, only the sends it numbered belong to the history's order.
+            let in_order = at.is_some() || self.engine().is_none();
+            if in_order && self.history.retention(topic).is_some() {
                 let entry = Entry::new(
                     sequence,
                     plain.clone(),
@@ -127,6 +131,36 @@ impl Shared {
         }
         self.reap();
         delivery
+    }
+
+    /// Delivers a send numbered by the engine, in the order received: the application's one
+    /// order of sends.
+    pub(crate) fn deliver_ordered(
+        &self,
+        at: Position<'_>,
+        topic: &str,
+        data: &[u8],
+        filter: &Filter,
+    ) {
+        if self.cluster_order.receive(at.epoch, at.sequence) == Step::NewEpoch {
+            self.history.clear();
+        }
+        let check = filter.check();
+        let _ = self.fan_out(
+            topic,
+            data,
+            |_, client| check.accepts(client),
+            Some(filter),
+            Some(at),
+        );
+    }
+
+    /// Notes where the application's order stands, read from the engine when this node joins
+    /// it (at start and after every reconnect).
+    pub(crate) fn join_order(&self, epoch: &str, sequence: u64) {
+        if self.cluster_order.join(epoch, sequence) == Step::NewEpoch {
+            self.history.clear();
+        }
     }
 
     /// Queues a client whose queue overflowed outside a fan-out for removal.

@@ -201,6 +201,26 @@ impl History {
         )
     }
 
+    /// Forgets everything: the order it belonged to is gone (a new epoch).
+    pub(crate) fn clear(&self) {
+        self.topics
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+        self.forgotten_through.store(0, Ordering::Relaxed);
+    }
+
+    /// The longest a topic keeps its sends.
+    pub(crate) fn longest_ttl(&self) -> Duration {
+        self.per_topic
+            .values()
+            .chain(self.default.as_ref())
+            .filter(|r| r.count > 0)
+            .map(|r| r.ttl)
+            .max()
+            .unwrap_or_default()
+    }
+
     /// Forgets topics whose every entry has expired.
     fn sweep(&self, now: Instant) {
         let mut topics = self

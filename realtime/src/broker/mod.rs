@@ -29,10 +29,11 @@ pub(crate) mod delivery;
 pub(crate) mod engine;
 mod fan_out;
 pub mod filter;
-mod history;
+pub(crate) mod history;
 mod index;
 pub(crate) mod json_channel;
 mod load;
+mod order;
 pub(crate) mod outbox;
 mod pace;
 mod recent;
@@ -76,6 +77,9 @@ pub(crate) struct Shared {
     order: Mutex<()>,
     /// Where clients that left had connected, for their `PB_CONNECT` id as `Last-Event-ID`.
     recent: recent::Recent,
+    /// With a distributed engine: where this node stands in the application's one order of
+    /// sends.
+    cluster_order: order::ClusterOrder,
     /// Names this broker's order of sends: a new one at every start, since history is lost.
     epoch: String,
     sequence: AtomicU64,
@@ -141,6 +145,7 @@ impl Realtime {
                 history,
                 order: Mutex::new(()),
                 recent: recent::Recent::default(),
+                cluster_order: order::ClusterOrder::default(),
                 epoch,
                 sequence: AtomicU64::new(0),
                 open_streams: AtomicUsize::new(0),
@@ -200,14 +205,31 @@ impl Realtime {
     {
         let data = encode(topic, payload)?;
         let filter = filter.into_filter();
+        let shared = &self.shared;
+        if let Some(engine) = shared.engine()
+            && shared.history.is_enabled()
+            && engine.status() == EngineStatus::Connected
+        {
+            // One order for the whole application: every node, this one too, delivers the
+            // send when Redis hands it back, numbered.
+            let retention = shared.history.retention(topic);
+            let other_nodes = engine.publish_ordered(topic, &data, &filter, retention);
+            if other_nodes == OtherNodes::Published {
+                return Ok(Delivery {
+                    other_nodes,
+                    ..Delivery::default()
+                });
+            }
+        }
         let check = filter.check();
-        let mut delivery = self.shared.fan_out(
+        let mut delivery = shared.fan_out(
             topic,
             &data,
             |_, client| check.accepts(client),
             Some(&filter),
+            None,
         );
-        if let Some(engine) = self.shared.engine() {
+        if let Some(engine) = shared.engine() {
             delivery.other_nodes = engine.publish(topic, &data, &filter);
             if delivery.other_nodes == OtherNodes::Unreached {
                 tracing::warn!(
@@ -249,7 +271,7 @@ impl Realtime {
         F: Fn(&ClientId, &Client) -> bool,
     {
         let data = encode(topic, payload)?;
-        Ok(self.shared.fan_out(topic, &data, filter, None))
+        Ok(self.shared.fan_out(topic, &data, filter, None, None))
     }
 
     /// The client with this id, if it is connected.
@@ -361,7 +383,14 @@ impl Shared {
             Arc::downgrade(self),
         );
         if self.history.is_enabled() {
-            client.set_resume(resume, self.sequence.load(Ordering::Relaxed));
+            match self.engine() {
+                Some(engine) => {
+                    let (_, at) = self.cluster_order.current();
+                    client.set_resume(resume, at);
+                    engine.note_connect(client.id().as_str(), at, self.history.longest_ttl());
+                }
+                None => client.set_resume(resume, self.sequence.load(Ordering::Relaxed)),
+            }
         }
         if let Some(hook) = &self.hooks.on_connect {
             hook(&client);
@@ -412,6 +441,7 @@ impl Shared {
         &self,
         client: &Client,
         mut keys: Vec<Subscription>,
+        fetched: Option<engine::Fetched>,
     ) -> bool {
         index::dedupe(&mut keys);
         if let Some(hook) = &self.hooks.on_subscribe {
@@ -436,7 +466,7 @@ impl Shared {
             // A reconnecting client's missed sends go first: no send can reach it before the
             // lock is released.
             if let Some(resume) = client.take_resume() {
-                self.replay(client, &resume);
+                self.replay(client, &resume, fetched);
             }
             old
         };

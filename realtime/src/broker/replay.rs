@@ -8,7 +8,8 @@ use tokio::time::Instant;
 
 use super::Shared;
 use super::client::Client;
-use super::history::Since;
+use super::engine::Fetched;
+use super::history::{Entry, Since};
 use crate::wire::position::{Position, Resume};
 use crate::wire::sse;
 
@@ -22,18 +23,33 @@ impl Shared {
     /// cannot be told (position too old or unknown, another epoch, a send whose filter was a
     /// closure, or more than its queue could take). Runs under the topic index's write lock,
     /// so no live send can come first.
-    pub(super) fn replay(&self, client: &Client, resume: &Resume) {
-        let current = self.sequence.load(std::sync::atomic::Ordering::Relaxed);
+    pub(super) fn replay(&self, client: &Client, resume: &Resume, fetched: Option<Fetched>) {
+        // The order positions belong to: the application's (with an engine), or this broker's.
+        let (epoch, current) = if self.engine().is_some() {
+            self.cluster_order.current()
+        } else {
+            (
+                self.epoch.clone(),
+                self.sequence.load(std::sync::atomic::Ordering::Relaxed),
+            )
+        };
+        let fetched = fetched.filter(|f| !epoch.is_empty() && f.epoch == epoch);
         let after = match resume {
-            Resume::After { epoch, sequence } if *epoch == self.epoch && *sequence <= current => {
-                Some(*sequence)
-            }
+            Resume::After {
+                epoch: from,
+                sequence,
+            } if *from == epoch && *sequence <= current => Some(*sequence),
             Resume::Connected(old) => self
                 .find(old)
                 .and_then(|client| client.connected_sequence())
-                .or_else(|| self.recent.connected_at(old)),
+                .or_else(|| self.recent.connected_at(old))
+                .or_else(|| fetched.as_ref().map(|f| f.after)),
             Resume::After { .. } | Resume::Unknown => None,
         };
+        // This node's copy reaches back far enough, or the engine's history was read.
+        let local = after.is_some_and(|after| {
+            self.engine().is_none() || self.cluster_order.covers(&epoch, after)
+        });
         // The client's keys by topic, for the topics that keep a history.
         let mut keys: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for sub in client.subscription_details() {
@@ -47,14 +63,19 @@ impl Shared {
         let mut lost: Vec<&str> = Vec::new();
         let mut missed: Vec<(u64, Bytes)> = Vec::new();
         for (topic, keys) in &keys {
-            let entries = match after.map(|after| self.history.since(topic, after, now)) {
-                Some(Since::Entries(entries)) if entries.iter().all(|e| e.filter.is_some()) => {
-                    entries
-                }
-                _ => {
-                    lost.push(topic);
-                    continue;
-                }
+            let entries = match after {
+                Some(after) if local => match self.history.since(topic, after, now) {
+                    Since::Entries(entries) => Some(entries),
+                    Since::Lost => None,
+                },
+                Some(after) => fetched
+                    .as_ref()
+                    .and_then(|f| self.read_back(f, topic, after, now)),
+                None => None,
+            };
+            let Some(entries) = entries.filter(|e| e.iter().all(|e| e.filter.is_some())) else {
+                lost.push(topic);
+                continue;
             };
             for entry in entries {
                 if !entry
@@ -69,7 +90,7 @@ impl Shared {
                         entry.frame.clone()
                     } else {
                         let id = Position {
-                            epoch: &self.epoch,
+                            epoch: &epoch,
                             sequence: entry.sequence,
                         };
                         sse::event(&id.to_string(), key, &entry.data)
@@ -93,10 +114,48 @@ impl Shared {
         if !lost.is_empty() {
             let data = serde_json::json!({ "topics": lost }).to_string();
             let id = Position {
-                epoch: &self.epoch,
+                epoch: &epoch,
                 sequence: current,
             };
             client.push(sse::event(&id.to_string(), RESYNC_EVENT, data.as_bytes()));
         }
+    }
+
+    /// A topic's sends after `after`: those read from the engine's history, then those this
+    /// node received since; `None` when some are gone, or the two do not meet.
+    fn read_back(
+        &self,
+        fetched: &Fetched,
+        topic: &str,
+        after: u64,
+        now: Instant,
+    ) -> Option<Vec<Entry>> {
+        let sends = fetched.topics.get(topic)?.as_ref()?;
+        let mut entries: Vec<Entry> = sends
+            .iter()
+            .map(|send| {
+                let id = Position {
+                    epoch: &fetched.epoch,
+                    sequence: send.sequence,
+                };
+                let frame = sse::event(&id.to_string(), topic, &send.data);
+                Entry::new(
+                    send.sequence,
+                    frame,
+                    send.data.len(),
+                    Some(send.filter.clone()),
+                    now,
+                )
+            })
+            .collect();
+        let read_through = entries.last().map_or(after, |entry| entry.sequence);
+        if !self.cluster_order.covers(&fetched.epoch, read_through) {
+            return None; // sends after the read are not all here either
+        }
+        match self.history.since(topic, read_through, now) {
+            Since::Entries(newer) => entries.extend(newer),
+            Since::Lost => return None,
+        }
+        Some(entries)
     }
 }

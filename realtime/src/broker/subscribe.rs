@@ -2,10 +2,12 @@
 //! the request arrived.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
-use super::engine::{Refusal, SubscriptionChange};
+use super::engine::{EngineStatus, FetchRequest, Fetched, Refusal, SubscriptionChange};
 use super::{Realtime, Shared};
 use crate::auth::AUTH_KEY;
+use crate::wire::position::Resume;
 use crate::wire::subscription::Subscription;
 
 impl Realtime {
@@ -21,10 +23,70 @@ impl Realtime {
                     let owner = owner.to_owned();
                     engine.forward(&owner, change).await
                 }
-                _ => shared.change_subscriptions(change),
+                _ => Arc::clone(&self.shared).change_here(change).await,
             },
-            None => shared.change_subscriptions(change),
+            None => shared.change_subscriptions(change, None),
         }
+    }
+}
+
+impl Shared {
+    /// Applies `change` to a client of this node, first reading from the engine's history
+    /// what a reconnecting client missed when this node's own copy does not reach back.
+    pub(crate) async fn change_here(
+        self: Arc<Self>,
+        change: SubscriptionChange,
+    ) -> Result<(), Refusal> {
+        let fetched = match self.fetch_request(&change) {
+            Some(request) => match self.engine() {
+                Some(engine) => engine.fetch(request).await,
+                None => None,
+            },
+            None => None,
+        };
+        self.change_subscriptions(change, fetched)
+    }
+
+    /// What to read from the engine for `change`, if its client resumes from further back than
+    /// this node's history holds.
+    fn fetch_request(&self, change: &SubscriptionChange) -> Option<FetchRequest> {
+        let engine = self.engine()?;
+        if !self.history.is_enabled() || engine.status() != EngineStatus::Connected {
+            return None;
+        }
+        let client = self.find(&change.client_id)?;
+        let (after, connected) = match client.pending_resume()? {
+            Resume::After { epoch, sequence } => {
+                let (current, _) = self.cluster_order.current();
+                if self.cluster_order.covers(&epoch, sequence)
+                    || !(current.is_empty() || current == epoch)
+                {
+                    return None;
+                }
+                (Some(sequence), None)
+            }
+            Resume::Connected(old) => {
+                if self.find(&old).is_some() || self.recent.connected_at(&old).is_some() {
+                    return None; // known here: replayed from this node's copy, or resynced
+                }
+                (None, Some(old))
+            }
+            Resume::Unknown => return None,
+        };
+        let mut topics: Vec<_> = change
+            .keys
+            .iter()
+            .map(|key| Subscription::parse(key).topic().to_owned())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .filter_map(|topic| self.history.retention(&topic).map(|r| (topic, r)))
+            .collect();
+        topics.sort_by(|a, b| a.0.cmp(&b.0));
+        (!topics.is_empty()).then_some(FetchRequest {
+            after,
+            connected,
+            topics,
+        })
     }
 }
 
@@ -32,7 +94,11 @@ impl Shared {
     /// Applies `change` to a client of this node, after PocketBase's checks in PocketBase's
     /// order: the client exists, the request comes from its address, and its auth is the one
     /// the client is bound to (or binds a guest).
-    pub(crate) fn change_subscriptions(&self, change: SubscriptionChange) -> Result<(), Refusal> {
+    pub(crate) fn change_subscriptions(
+        &self,
+        change: SubscriptionChange,
+        fetched: Option<Fetched>,
+    ) -> Result<(), Refusal> {
         let client = self.find(&change.client_id).ok_or(Refusal::UnknownClient)?;
         if self.config.check_remote_ip
             && let (Some(opened_from), Some(remote)) = (client.remote_ip(), change.remote)
@@ -54,7 +120,7 @@ impl Shared {
             .filter(|key| !key.is_empty() && seen.insert(key.as_str()))
             .map(|key| Subscription::parse(key))
             .collect();
-        if self.replace_subscriptions(&client, subscriptions) {
+        if self.replace_subscriptions(&client, subscriptions, fetched) {
             Ok(())
         } else {
             Err(Refusal::UnknownClient)

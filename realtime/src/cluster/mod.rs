@@ -18,6 +18,7 @@
 mod envelope;
 mod node;
 mod pending;
+mod scripts;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,9 +31,11 @@ use crate::broker::Shared;
 use crate::broker::builder::Builder;
 use crate::broker::delivery::OtherNodes;
 use crate::broker::engine::{
-    Answer, Engine, EngineStatus, Refusal, StartEngine, SubscriptionChange,
+    Answer, Engine, EngineStatus, FetchAnswer, FetchRequest, Refusal, StartEngine,
+    SubscriptionChange,
 };
 use crate::broker::filter::Filter;
+use crate::broker::history::Retention;
 use crate::wire::client_id::ClientId;
 use envelope::ToNode;
 use node::Outbound;
@@ -130,31 +133,80 @@ struct RedisEngine {
     pending: Arc<Pending>,
 }
 
-impl Engine for RedisEngine {
-    fn publish(&self, topic: &str, data: &[u8], filter: &Filter) -> OtherNodes {
-        if !self.connected.load(Ordering::Relaxed) {
-            return OtherNodes::Unreached;
-        }
-        // The payload is JSON this process just encoded.
-        let Ok(data) = std::str::from_utf8(data)
-            .map_err(|_| ())
-            .and_then(|text| serde_json::from_str::<&RawValue>(text).map_err(|_| ()))
-        else {
-            return OtherNodes::Unreached;
-        };
+impl RedisEngine {
+    /// A send as nodes read it; the payload is JSON this process just encoded.
+    fn envelope(&self, topic: &str, data: &[u8], filter: &Filter) -> Option<Vec<u8>> {
+        let data = std::str::from_utf8(data).ok()?;
+        let data = serde_json::from_str::<&RawValue>(data).ok()?;
         let send = envelope::Send {
             node: self.node.as_str().into(),
             topic: topic.into(),
             filter: filter.clone(),
             data,
         };
-        let Ok(payload) = serde_json::to_vec(&send) else {
+        serde_json::to_vec(&send).ok()
+    }
+}
+
+impl Engine for RedisEngine {
+    fn publish(&self, topic: &str, data: &[u8], filter: &Filter) -> OtherNodes {
+        if !self.connected.load(Ordering::Relaxed) {
+            return OtherNodes::Unreached;
+        }
+        let Some(payload) = self.envelope(topic, data, filter) else {
             return OtherNodes::Unreached;
         };
         match self.outbound.try_send(Outbound::Send(payload)) {
             Ok(()) => OtherNodes::Published,
             Err(_) => OtherNodes::Unreached,
         }
+    }
+
+    fn publish_ordered(
+        &self,
+        topic: &str,
+        data: &[u8],
+        filter: &Filter,
+        retention: Option<Retention>,
+    ) -> OtherNodes {
+        let Some(payload) = self.envelope(topic, data, filter) else {
+            return OtherNodes::Unreached;
+        };
+        let message = Outbound::Ordered {
+            topic: topic.to_owned(),
+            payload,
+            retention,
+        };
+        match self.outbound.try_send(message) {
+            Ok(()) => OtherNodes::Published,
+            Err(_) => OtherNodes::Unreached,
+        }
+    }
+
+    fn note_connect(&self, id: &str, sequence: u64, ttl: std::time::Duration) {
+        let _ = self.outbound.try_send(Outbound::Connected {
+            client: id.to_owned(),
+            sequence,
+            ttl,
+        });
+    }
+
+    fn fetch(&self, request: FetchRequest) -> FetchAnswer {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        if self
+            .outbound
+            .try_send(Outbound::Fetch { request, reply })
+            .is_err()
+        {
+            return Box::pin(async { None });
+        }
+        Box::pin(async move {
+            tokio::time::timeout(pending::ANSWER_TIMEOUT, answer)
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .flatten()
+        })
     }
 
     fn node(&self) -> &str {

@@ -6,16 +6,21 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use fred::clients::{Client, SubscriberClient};
-use fred::interfaces::{ClientLike, EventInterface, PubsubInterface};
+use fred::interfaces::{ClientLike, EventInterface, KeysInterface, LuaInterface, PubsubInterface};
 use fred::types::Builder as RedisBuilder;
 use fred::types::config::{Config, ReconnectPolicy};
+use fred::types::{ClusterHash, CustomCommand, Expiration};
 use fred::types::{Message, Value};
 use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::envelope::{self, ToNode};
 use super::pending::Pending;
+use super::scripts;
 use crate::broker::Shared;
+use crate::broker::engine::{FetchRequest, Fetched, FetchedSend, Refusal};
+use crate::broker::history::Retention;
+use crate::wire::position::Position;
 
 /// What the broker's side hands the engine's thread.
 pub(super) enum Outbound {
@@ -29,11 +34,30 @@ pub(super) enum Outbound {
     },
     /// This node's answer to a change node `to` forwarded.
     Answer { to: String, payload: Vec<u8> },
+    /// A send in the application's one order, kept in `topic`'s history per `retention`.
+    Ordered {
+        topic: String,
+        payload: Vec<u8>,
+        retention: Option<Retention>,
+    },
+    /// Where a client connected, for another node to resume it from its old id.
+    Connected {
+        client: String,
+        sequence: u64,
+        ttl: Duration,
+    },
+    /// A read of the history for a reconnecting client.
+    Fetch {
+        request: FetchRequest,
+        reply: oneshot::Sender<Option<Fetched>>,
+    },
 }
 
-/// The Redis channels a node uses.
+/// The Redis channels and keys a node uses.
 pub(super) struct Channels {
     prefix: String,
+    /// Used as the epoch if Redis holds none yet.
+    candidate_epoch: String,
     /// Every node listens here for sends.
     sends: String,
     /// Only this node listens here.
@@ -44,6 +68,7 @@ impl Channels {
     pub(super) fn new(prefix: &str, node: &str) -> Self {
         Self {
             prefix: prefix.to_owned(),
+            candidate_epoch: crate::wire::client_id::ClientId::random().as_str()[..8].to_owned(),
             sends: format!("{prefix}:sends"),
             own: format!("{prefix}:node:{node}"),
         }
@@ -51,6 +76,18 @@ impl Channels {
 
     fn of_node(&self, node: &str) -> String {
         format!("{}:node:{node}", self.prefix)
+    }
+
+    fn key(&self, name: &str) -> String {
+        format!("{}:{name}", self.prefix)
+    }
+
+    fn history_of(&self, topic: &str) -> String {
+        format!("{}:history:{topic}", self.prefix)
+    }
+
+    fn connected(&self, client: &str) -> String {
+        format!("{}:connected:{client}", self.prefix)
     }
 }
 
@@ -113,7 +150,10 @@ impl Node {
         let listening = Arc::new(AtomicBool::new(false));
         tokio::spawn(stay_subscribed(
             subscriber.clone(),
+            publisher.clone(),
             [self.channels.sends.clone(), self.channels.own.clone()],
+            [self.channels.key("epoch"), self.channels.key("seq")],
+            self.broker.clone(),
             Arc::clone(&listening),
         ));
         tokio::spawn(keep_status(
@@ -171,30 +211,33 @@ impl Node {
     }
 
     async fn publish(&self, publisher: &Client, batch: &mut Vec<Outbound>) {
-        let pipeline = publisher.pipeline();
-        for message in batch.iter() {
-            let (channel, payload) = match message {
-                Outbound::Send(payload) => (self.channels.sends.clone(), payload),
-                Outbound::Change { owner, payload, .. } => (self.channels.of_node(owner), payload),
-                Outbound::Answer { to, payload } => (self.channels.of_node(to), payload),
-            };
-            let queued: Result<(), _> = pipeline
-                .publish(channel, Value::Bytes(payload.clone().into()))
-                .await;
-            if let Err(error) = queued {
-                tracing::warn!(%error, "cannot queue a publish for Redis");
+        // Reads of the history wait on their own, not in the order of sends.
+        for message in batch.extract_if(.., |m| matches!(m, Outbound::Fetch { .. })) {
+            if let Outbound::Fetch { request, reply } = message {
+                let (publisher, keys) = (publisher.clone(), self.fetch_keys(&request));
+                tokio::spawn(async move {
+                    let _ = reply.send(fetch(&publisher, keys, &request).await);
+                });
             }
         }
-        match pipeline.all::<Vec<i64>>().await {
-            Ok(receivers) => {
-                for (message, receivers) in batch.iter().zip(receivers) {
+        if batch.is_empty() {
+            return;
+        }
+        let pipeline = publisher.pipeline();
+        for message in batch.iter() {
+            if let Err(error) = self.queue(&pipeline, message).await {
+                tracing::warn!(%error, "cannot queue a command for Redis");
+            }
+        }
+        match pipeline.all::<Vec<Value>>().await {
+            Ok(results) => {
+                for (message, result) in batch.iter().zip(results) {
                     // Nobody listens on the owner's channel: no node has that tag, so no
                     // client has that id.
                     if let Outbound::Change { request, .. } = message
-                        && receivers == 0
+                        && result.as_i64() == Some(0)
                     {
-                        self.pending
-                            .complete(*request, Err(crate::broker::engine::Refusal::UnknownClient));
+                        self.pending.complete(*request, Err(Refusal::UnknownClient));
                     }
                 }
             }
@@ -205,16 +248,113 @@ impl Node {
         }
     }
 
+    /// Adds the command `message` stands for to `pipeline`.
+    async fn queue(
+        &self,
+        pipeline: &fred::clients::Pipeline<Client>,
+        message: &Outbound,
+    ) -> Result<(), fred::error::Error> {
+        match message {
+            Outbound::Send(payload) => {
+                pipeline
+                    .publish(self.channels.sends.clone(), bytes(payload))
+                    .await
+            }
+            Outbound::Change { owner, payload, .. } => {
+                pipeline
+                    .publish(self.channels.of_node(owner), bytes(payload))
+                    .await
+            }
+            Outbound::Answer { to, payload } => {
+                pipeline
+                    .publish(self.channels.of_node(to), bytes(payload))
+                    .await
+            }
+            Outbound::Ordered {
+                topic,
+                payload,
+                retention,
+            } => {
+                let channels = &self.channels;
+                let keys = vec![
+                    channels.key("seq"),
+                    channels.key("epoch"),
+                    channels.history_of(topic),
+                    channels.key("trimmed"),
+                    channels.key("last"),
+                ];
+                let (count, ttl) = retention.map_or((0, 0), |r| (r.count, r.ttl.as_millis()));
+                let args: Vec<Value> = vec![
+                    channels.candidate_epoch.clone().into(),
+                    bytes(payload),
+                    count.to_string().into(),
+                    ttl.max(1).to_string().into(),
+                    channels.sends.clone().into(),
+                    topic.clone().into(),
+                ];
+                // EVAL by hand: fred's pipelines carry no scripting interface.
+                let mut command: Vec<Value> =
+                    vec![scripts::SEND.into(), keys.len().to_string().into()];
+                command.extend(keys.into_iter().map(Value::from));
+                command.extend(args);
+                pipeline
+                    .custom(
+                        CustomCommand::new("EVAL", ClusterHash::FirstKey, false),
+                        command,
+                    )
+                    .await
+            }
+            Outbound::Connected {
+                client,
+                sequence,
+                ttl,
+            } => {
+                let ttl = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
+                pipeline
+                    .set(
+                        self.channels.connected(client),
+                        sequence.to_string(),
+                        Some(Expiration::PX(ttl)),
+                        None,
+                        false,
+                    )
+                    .await
+            }
+            Outbound::Fetch { .. } => Ok(()),
+        }
+    }
+
+    /// The keys the history read of `request` touches, in the script's order.
+    fn fetch_keys(&self, request: &FetchRequest) -> Vec<String> {
+        let channels = &self.channels;
+        let mut keys = vec![
+            channels.key("epoch"),
+            channels.key("trimmed"),
+            channels.key("last"),
+            channels.connected(request.connected.as_deref().unwrap_or("-")),
+        ];
+        keys.extend(
+            request
+                .topics
+                .iter()
+                .map(|(topic, _)| channels.history_of(topic)),
+        );
+        keys
+    }
+
     fn give_up(&self, batch: &mut Vec<Outbound>, why: &str) {
         let mut sends = 0usize;
         for message in batch.drain(..) {
             match message {
-                Outbound::Send(_) => sends += 1,
+                Outbound::Send(_) | Outbound::Ordered { .. } => sends += 1,
                 Outbound::Change { request, .. } => self.pending.complete(
                     request,
                     Err(crate::broker::engine::Refusal::OwnerUnreachable),
                 ),
-                Outbound::Answer { .. } => {}
+                Outbound::Fetch { reply, .. } => {
+                    let _ = reply.send(None);
+                }
+                Outbound::Answer { .. } | Outbound::Connected { .. } => {}
             }
         }
         if sends > 0 {
@@ -228,13 +368,27 @@ impl Node {
 /// are back.
 async fn stay_subscribed(
     subscriber: SubscriberClient,
+    publisher: Client,
     channels: [String; 2],
+    order_keys: [String; 2],
+    broker: Weak<Shared>,
     listening: Arc<AtomicBool>,
 ) {
     let mut reconnects = subscriber.reconnect_rx();
     loop {
         while subscriber.subscribe(channels.to_vec()).await.is_err() {
             tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // Where the order of sends stands, now that nothing after it can be missed.
+        let order: Result<Vec<Option<String>>, _> = publisher.mget(order_keys.to_vec()).await;
+        if let (Ok([Some(epoch), Some(sequence)]), Some(broker)) = (
+            order
+                .map(<[Option<String>; 2]>::try_from)
+                .map(|r| r.unwrap_or([None, None])),
+            broker.upgrade(),
+        ) && let Ok(sequence) = sequence.parse()
+        {
+            broker.join_order(&epoch, sequence);
         }
         listening.store(true, Ordering::Relaxed);
         // Several reconnects missed while busy are one reason to subscribe again.
@@ -306,8 +460,13 @@ async fn receive(
     }
 }
 
-/// A send from another node, for this node's clients.
+/// A send from another node, for this node's clients; or, numbered (`P <epoch> <sequence>
+/// <send>`), a send in the application's one order, from any node, this one included.
 fn deliver(broker: &Shared, bytes: &[u8]) {
+    if let Some(ordered) = bytes.strip_prefix(b"P ") {
+        deliver_ordered(broker, ordered);
+        return;
+    }
     let send: envelope::Send<'_> = match serde_json::from_slice(bytes) {
         Ok(send) => send,
         Err(error) => {
@@ -327,31 +486,134 @@ fn deliver(broker: &Shared, bytes: &[u8]) {
         send.data.get().as_bytes(),
         |_, client| check.accepts(client),
         Some(&send.filter),
+        None,
+    );
+}
+
+fn deliver_ordered(broker: &Shared, bytes: &[u8]) {
+    let mut parts = bytes.splitn(3, |&b| b == b' ');
+    let (Some(epoch), Some(sequence), Some(send)) = (parts.next(), parts.next(), parts.next())
+    else {
+        tracing::warn!("ignoring a malformed numbered send from Redis");
+        return;
+    };
+    let (Ok(epoch), Some(sequence)) = (
+        std::str::from_utf8(epoch),
+        std::str::from_utf8(sequence)
+            .ok()
+            .and_then(|s| s.parse().ok()),
+    ) else {
+        tracing::warn!("ignoring a numbered send with a malformed position");
+        return;
+    };
+    let send: envelope::Send<'_> = match serde_json::from_slice(send) {
+        Ok(send) => send,
+        Err(error) => {
+            tracing::warn!(%error, "ignoring a malformed send from Redis");
+            return;
+        }
+    };
+    broker.deliver_ordered(
+        Position { epoch, sequence },
+        &send.topic,
+        send.data.get().as_bytes(),
+        &send.filter,
     );
 }
 
 /// A message to this node: a change to apply to one of its clients, or the answer to one it
 /// forwarded.
-fn answer(broker: &Shared, bytes: &[u8], answers: &mpsc::WeakSender<Outbound>, pending: &Pending) {
+fn answer(
+    broker: &Arc<Shared>,
+    bytes: &[u8],
+    answers: &mpsc::WeakSender<Outbound>,
+    pending: &Pending,
+) {
     match serde_json::from_slice::<ToNode>(bytes) {
         Ok(ToNode::Change {
             from,
             request,
             change,
         }) => {
-            let outcome = broker.change_subscriptions(change);
-            let reply = ToNode::Answer { request, outcome };
-            if let (Some(answers), Ok(payload)) = (answers.upgrade(), serde_json::to_vec(&reply))
-                && answers
-                    .try_send(Outbound::Answer { to: from, payload })
-                    .is_err()
-            {
-                tracing::warn!(
-                    "cannot answer another node's subscription request: the Redis queue is full"
-                );
-            }
+            // It may first read the history from Redis: answered from its own task.
+            let (broker, answers) = (Arc::clone(broker), answers.clone());
+            tokio::spawn(async move {
+                let outcome = broker.change_here(change).await;
+                let reply = ToNode::Answer { request, outcome };
+                if let (Some(answers), Ok(payload)) =
+                    (answers.upgrade(), serde_json::to_vec(&reply))
+                    && answers
+                        .try_send(Outbound::Answer { to: from, payload })
+                        .is_err()
+                {
+                    tracing::warn!(
+                        "cannot answer another node's subscription request: the Redis queue is full"
+                    );
+                }
+            });
         }
         Ok(ToNode::Answer { request, outcome }) => pending.complete(request, outcome),
         Err(error) => tracing::warn!(%error, "ignoring a malformed message from Redis"),
     }
+}
+
+fn bytes(payload: &[u8]) -> Value {
+    Value::Bytes(payload.to_vec().into())
+}
+
+/// Reads from the history what a reconnecting client missed (one script, one round trip).
+async fn fetch(publisher: &Client, keys: Vec<String>, request: &FetchRequest) -> Option<Fetched> {
+    let after = request
+        .after
+        .map_or_else(|| "-1".to_owned(), |after| after.to_string());
+    let mut args: Vec<Value> = vec![after.into(), request.topics.len().to_string().into()];
+    for (topic, retention) in &request.topics {
+        args.push(topic.clone().into());
+        args.push(retention.ttl.as_millis().to_string().into());
+    }
+    let reply: Vec<Value> = match publisher.eval(scripts::FETCH, keys, args).await {
+        Ok(reply) => reply,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the history from Redis");
+            return None;
+        }
+    };
+    parse_fetched(reply)
+}
+
+/// `[epoch, position, topic, status, [sequence, send, ...], ...]`.
+fn parse_fetched(reply: Vec<Value>) -> Option<Fetched> {
+    let mut reply = reply.into_iter();
+    let epoch = reply.next()?.as_string()?;
+    let after: i64 = reply.next()?.as_string()?.parse().ok()?;
+    let after = u64::try_from(after).ok()?; // no position for that old client id
+    let mut topics = std::collections::HashMap::new();
+    while let (Some(topic), Some(status), Some(found)) = (reply.next(), reply.next(), reply.next())
+    {
+        let topic = topic.as_string()?;
+        let sends = if status.as_str().as_deref() == Some("ok") {
+            let found: Vec<Value> = found.into_array();
+            let mut sends = Vec::with_capacity(found.len() / 2);
+            for pair in found.chunks(2) {
+                let [sequence, send] = pair else { return None };
+                let sequence: u64 = sequence.as_string()?.parse().ok()?;
+                let raw = send.as_bytes()?;
+                let send: envelope::Send<'_> = serde_json::from_slice(raw).ok()?;
+                sends.push(FetchedSend {
+                    sequence,
+                    data: bytes::Bytes::copy_from_slice(send.data.get().as_bytes()),
+                    filter: send.filter,
+                });
+            }
+            Some(sends)
+        } else {
+            None
+        };
+        topics.insert(topic, sends);
+    }
+    Some(Fetched {
+        epoch,
+        after,
+        topics,
+    })
 }

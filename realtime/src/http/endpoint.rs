@@ -72,7 +72,10 @@ impl Realtime {
                     move |request: Request| async move { subscribe(&subscribe_rt, request).await },
                 ),
             )
-            .route(HTMX_EXTENSION_PATH, get(|| async { script(HTMX_EXTENSION) }))
+            .route(
+                HTMX_EXTENSION_PATH,
+                get(|| async { script(HTMX_EXTENSION) }),
+            )
             .route(SDK_RESUME_PATH, get(|| async { script(SDK_RESUME) }))
             .layer(Extension(self.clone()))
     }
