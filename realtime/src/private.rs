@@ -25,7 +25,10 @@ pub const fn channel_info(
 }
 
 pub use crate::broker::filter::NamedFilter;
-pub use crate::broker::filter::check::Predicate;
+pub use crate::broker::filter::attribute::{
+    Accepted, accepted, arguments, decode, encode, named_filter,
+};
+pub use crate::broker::filter::named::Predicate;
 
 /// The filter a `#[realtime_page]` broadcasts with. Generated code converts the user's filter
 /// with it, spanned at the filter, so a closure or a wrong type is reported there, once.

@@ -130,7 +130,11 @@ impl IntoResponse for CaptureError {
 ///
 /// [`CaptureError::Render`] if the template fails; [`CaptureError::Send`] if the HTML cannot
 /// be sent. Nothing is broadcast then.
-pub fn capture<T>(page: &T, rt: &Realtime, filter: impl IntoFilter) -> Result<Captured, CaptureError>
+pub fn capture<T>(
+    page: &T,
+    rt: &Realtime,
+    filter: impl IntoFilter,
+) -> Result<Captured, CaptureError>
 where
     T: HtmlChannel + ?Sized,
 {

@@ -115,19 +115,11 @@ pub enum JsonKind {}
 )]
 pub trait Respond<O, C> {
     /// [`PageOutput::respond`].
-    fn respond(
-        output: O,
-        page: &PageContext,
-        filter: Filter,
-    ) -> Response;
+    fn respond(output: O, page: &PageContext, filter: Filter) -> Response;
 }
 
 impl<O: PageOutput, C> Respond<O, C> for HtmlKind {
-    fn respond(
-        output: O,
-        page: &PageContext,
-        filter: Filter,
-    ) -> Response {
+    fn respond(output: O, page: &PageContext, filter: Filter) -> Response {
         output.respond(page, filter)
     }
 }

@@ -3,14 +3,10 @@
 
 use serde_json::Value;
 
-use super::named::{self, Unusable};
+use super::named::{self, Predicate, Unusable};
 use super::rule::Rule;
 use crate::auth::AuthRecord;
 use crate::broker::client::Client;
-
-/// What a `#[filter]` function becomes once its arguments are decoded.
-#[doc(hidden)]
-pub type Predicate = Box<dyn Fn(&Client) -> bool + Send + Sync>;
 
 pub(crate) enum Check {
     Everyone,
@@ -38,6 +34,11 @@ impl Check {
                     filter = %name,
                     "a send names a #[filter] function this program does not have (another \
                      version on another node?); it reaches nobody here"
+                ),
+                Unusable::Ambiguous => tracing::error!(
+                    filter = %name,
+                    "two #[filter] functions of this program have the same path (one module, \
+                     two function bodies); rename one: a send naming it reaches nobody"
                 ),
                 Unusable::Arguments(error) => tracing::warn!(
                     filter = %name, %error,

@@ -32,8 +32,9 @@
 //! and the `send_local` / `capture_local` of channels). A recipient must also be subscribed to
 //! the topic.
 
-pub(crate) mod check;
-mod named;
+pub(crate) mod attribute;
+mod check;
+pub(crate) mod named;
 mod rule;
 
 use std::ops::Not;

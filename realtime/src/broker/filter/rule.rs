@@ -12,11 +12,20 @@ pub(super) enum Rule {
     User(String),
     Superusers,
     Collection(String),
-    AuthField { field: String, value: Value },
-    Stored { key: String, value: Value },
+    AuthField {
+        field: String,
+        value: Value,
+    },
+    Stored {
+        key: String,
+        value: Value,
+    },
     SubscribedTo(String),
     /// A `#[filter]` function, by its path, with its arguments.
-    Named { name: String, args: Value },
+    Named {
+        name: String,
+        args: Value,
+    },
     All(Vec<Rule>),
     Any(Vec<Rule>),
     Not(Box<Rule>),

@@ -29,7 +29,9 @@ fn auth_rules_read_the_clients_record() {
     let moderator = Client::detached();
     moderator.set(
         AUTH_KEY,
-        AuthRecord::new("m").in_collection("staff").with("role", "moderator"),
+        AuthRecord::new("m")
+            .in_collection("staff")
+            .with("role", "moderator"),
     );
     let (ann, guest) = (user("ann"), Client::detached());
 
@@ -74,7 +76,10 @@ fn stored_values_match_in_their_natural_types() {
         ("muted", json!(true)),
         ("tags", json!(["a", "b"])),
     ] {
-        assert!(Filter::stored(key, value.clone()).accepts(&client), "{key} = {value}");
+        assert!(
+            Filter::stored(key, value.clone()).accepts(&client),
+            "{key} = {value}"
+        );
     }
     for (key, value) in [
         ("room", json!(7)),
@@ -85,7 +90,10 @@ fn stored_values_match_in_their_natural_types() {
         ("missing", json!("7")),
         ("tags", json!(["a"])),
     ] {
-        assert!(!Filter::stored(key, value.clone()).accepts(&client), "{key} = {value}");
+        assert!(
+            !Filter::stored(key, value.clone()).accepts(&client),
+            "{key} = {value}"
+        );
     }
 }
 
@@ -135,7 +143,7 @@ fn a_subscription_elsewhere_can_be_required() {
     assert!(Filter::subscribed_to("news").accepts(&client));
 }
 
-fn starts_with(args: &Value) -> Result<check::Predicate, serde_json::Error> {
+fn starts_with(args: &Value) -> Result<named::Predicate, serde_json::Error> {
     let (prefix,): (String,) = serde_json::from_value(args.clone())?;
     Ok(Box::new(move |client: &Client| {
         client.id().as_str().starts_with(prefix.as_str())
@@ -154,5 +162,45 @@ fn named_functions_run_with_their_arguments_and_unknown_ones_reach_nobody() {
     assert!(!Filter::named("no::such::filter", json!([])).accepts(&client));
     // Negated or combined, a part this node cannot run still makes the whole reach nobody.
     assert!(!(!Filter::named("no::such::filter", json!([]))).accepts(&client));
-    assert!(!everyone.or(Filter::named("no::such::filter", json!([]))).accepts(&client));
+    assert!(
+        !everyone
+            .or(Filter::named("no::such::filter", json!([])))
+            .accepts(&client)
+    );
+}
+
+inventory::submit!(NamedFilter::new("filter::tests::twice", starts_with));
+inventory::submit!(NamedFilter::new("filter::tests::twice", starts_with));
+
+#[test]
+fn two_functions_of_one_name_reach_nobody() {
+    let client = Client::detached();
+    let first = &client.id().as_str()[..1];
+    assert!(Filter::named("filter::tests::starts_with", json!([first])).accepts(&client));
+    assert!(!Filter::named("filter::tests::twice", json!([first])).accepts(&client));
+}
+
+#[test]
+fn the_generated_codes_arguments_are_an_array_of_their_count() {
+    use attribute::{arguments, encode, named_filter};
+    let filter = named_filter("app::f", [encode("7"), encode(3_u8)]);
+    assert_eq!(filter, Filter::named("app::f", json!(["7", 3])));
+    assert_eq!(
+        arguments::<2>(&json!(["7", 3])).unwrap(),
+        &[json!("7"), json!(3)]
+    );
+    for wrong in [
+        json!(["7"]),
+        json!(["7", 3, 4]),
+        json!({"0": "7"}),
+        json!(null),
+    ] {
+        assert!(arguments::<2>(&wrong).is_err(), "{wrong}");
+    }
+    assert_eq!(
+        named_filter("app::none", []),
+        Filter::named("app::none", json!([]))
+    );
+    let unencodable = std::collections::HashMap::from([((1, 2), true)]);
+    assert_eq!(named_filter("app::f", [encode(&unencodable)]), !everyone);
 }
