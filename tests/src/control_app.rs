@@ -87,7 +87,6 @@ fn rule_filter(conditions: &Map<String, Value>) -> Filter {
                 ("room", Value::String(room)) => Filter::stored("roomId", room.as_str()),
                 ("user", Value::String(id)) => Filter::user(id),
                 ("superuser", Value::Bool(true)) => Filter::superusers(),
-                ("superuser", Value::Bool(false)) => !Filter::superusers(),
                 ("role", Value::String(role)) => Filter::auth_field("role", role.as_str()),
                 ("subscribed", Value::String(topic)) => Filter::subscribed_to(topic),
                 _ => Filter::any([]),
