@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::Router;
-use axum_realtime::{AuthRecord, Client, Filter, JwtAuth, Realtime, everyone, filter};
+use axum_realtime::{
+    AuthRecord, Client, ClientId, Delivery, Filter, JwtAuth, Realtime, SendError, everyone, filter,
+};
 use realtime_tests::raw_http::{READ_TIMEOUT, SseStream, post_realtime};
 use realtime_tests::server::TestServer;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -176,7 +178,20 @@ async fn reached(
     filter: Filter,
     label: &str,
 ) -> Vec<&'static str> {
-    let delivery = rt.send_to("chat", &json!({ "to": label }), filter).unwrap();
+    reached_by(rt, readers, label, |message| {
+        rt.send_to("chat", message, filter)
+    })
+    .await
+}
+
+/// As [`reached`], for a send of `message` made by `send`.
+async fn reached_by(
+    rt: &Realtime,
+    readers: &mut [Reader],
+    label: &str,
+    send: impl FnOnce(&Value) -> Result<Delivery, SendError>,
+) -> Vec<&'static str> {
+    let delivery = send(&json!({ "to": label })).unwrap();
     let to_all = rt.send_to("chat", &json!("marker"), everyone).unwrap();
     assert_eq!(to_all.reached, readers.len());
     let mut reached = Vec::new();
@@ -264,6 +279,20 @@ async fn filter_functions_reach_exactly_the_clients_they_accept() {
             "{label}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_local_send_takes_a_closure() {
+    let (rt, _server, mut readers) = readers().await;
+    let room = String::from("7");
+    let in_room_below_3 = move |_: &ClientId, client: &Client| {
+        client.get::<String>("roomId") == Some(room.clone()) && !at_least(3).accepts(client)
+    };
+    let reached = reached_by(&rt, &mut readers, "local", |message| {
+        rt.send_local("chat", message, in_room_below_3)
+    })
+    .await;
+    assert_eq!(reached, ["bob"]);
 }
 
 #[test]
