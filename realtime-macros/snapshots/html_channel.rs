@@ -32,8 +32,19 @@ impl MessageHtml {
     > {
         <Self as my_realtime::HtmlChannel>::capture(self, rt, sender)
     }
-    /// Renders this template once and broadcasts it on channel `chat-html` to the subscribers `filter` accepts: [`HtmlChannel::capture_to`](my_realtime::HtmlChannel::capture_to).
-    fn capture_to<F>(
+    /// Renders this template once and broadcasts it on channel `chat-html` to the subscribers `filter` (an `axum_realtime::Filter`) accepts on every node: [`HtmlChannel::capture_to`](my_realtime::HtmlChannel::capture_to).
+    fn capture_to(
+        &self,
+        rt: &my_realtime::Realtime,
+        filter: impl my_realtime::IntoFilter,
+    ) -> ::core::result::Result<
+        my_realtime::capture::Captured,
+        my_realtime::capture::CaptureError,
+    > {
+        <Self as my_realtime::HtmlChannel>::capture_to(self, rt, filter)
+    }
+    /// Renders this template once and broadcasts it on channel `chat-html` to the subscribers on this node that `filter` (any closure) accepts: [`HtmlChannel::capture_local`](my_realtime::HtmlChannel::capture_local).
+    fn capture_local<F>(
         &self,
         rt: &my_realtime::Realtime,
         filter: F,
@@ -44,7 +55,7 @@ impl MessageHtml {
     where
         F: ::core::ops::Fn(&my_realtime::ClientId, &my_realtime::Client) -> bool,
     {
-        <Self as my_realtime::HtmlChannel>::capture_to(self, rt, filter)
+        <Self as my_realtime::HtmlChannel>::capture_local(self, rt, filter)
     }
 }
 my_realtime::__private::inventory::submit! {

@@ -26,8 +26,16 @@ impl ChatMsg {
     ) -> ::core::result::Result<::axum_realtime::Delivery, ::axum_realtime::SendError> {
         <Self as ::axum_realtime::JsonChannel>::send(self, rt, sender)
     }
-    /// Sends this message on channel `chat` to the subscribers `filter` accepts: [`JsonChannel::send_to`](::axum_realtime::JsonChannel::send_to).
-    pub fn send_to<F>(
+    /// Sends this message on channel `chat` to the subscribers `filter` (an `axum_realtime::Filter`) accepts on every node: [`JsonChannel::send_to`](::axum_realtime::JsonChannel::send_to).
+    pub fn send_to(
+        &self,
+        rt: &::axum_realtime::Realtime,
+        filter: impl ::axum_realtime::IntoFilter,
+    ) -> ::core::result::Result<::axum_realtime::Delivery, ::axum_realtime::SendError> {
+        <Self as ::axum_realtime::JsonChannel>::send_to(self, rt, filter)
+    }
+    /// Sends this message on channel `chat` to the subscribers on this node that `filter` (any closure) accepts: [`JsonChannel::send_local`](::axum_realtime::JsonChannel::send_local).
+    pub fn send_local<F>(
         &self,
         rt: &::axum_realtime::Realtime,
         filter: F,
@@ -35,7 +43,7 @@ impl ChatMsg {
     where
         F: ::core::ops::Fn(&::axum_realtime::ClientId, &::axum_realtime::Client) -> bool,
     {
-        <Self as ::axum_realtime::JsonChannel>::send_to(self, rt, filter)
+        <Self as ::axum_realtime::JsonChannel>::send_local(self, rt, filter)
     }
 }
 ::axum_realtime::__private::inventory::submit! {

@@ -6,7 +6,7 @@ pub async fn post_chat(
         Ok(MessageHtml { text: body })
     }
         .await;
-    let __realtime_filter: ::axum_realtime::__private::PageFilter<'_> = &::axum_realtime::filter::same_user_or_all(
+    let __realtime_filter = ::axum_realtime::filter::same_user_or_all(
         __realtime_page.auth(),
     );
     <<Result<

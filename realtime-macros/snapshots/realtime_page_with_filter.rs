@@ -4,7 +4,9 @@ async fn post_chat(
 ) -> ::axum_realtime::__private::axum::response::Response {
     let __realtime_output: MessageHtml = async move { MessageHtml { text: form.text } }
         .await;
-    let __realtime_filter: ::axum_realtime::__private::PageFilter<'_> = &axum_realtime::everyone;
+    let __realtime_filter = ::axum_realtime::__private::page_filter(
+        axum_realtime::everyone,
+    );
     <<MessageHtml as ::axum_realtime::__private::PageChannel>::Kind as ::axum_realtime::__private::Respond<
         MessageHtml,
         <MessageHtml as ::axum_realtime::__private::PageChannel>::Channel,

@@ -1,6 +1,7 @@
-//! The arguments of both macros, parsed once into typed fields: `#[channel("name", crate =
-//! path)]` and `#[realtime_page(filter = expr, crate = path)]`. A key given twice is refused
-//! at its second occurrence and parsing goes on, so one build shows every duplicate.
+//! The arguments of the macros, parsed once into typed fields: `#[channel("name", crate =
+//! path)]`, `#[realtime_page(filter = expr, crate = path)]` and `#[filter(crate = path)]`. A
+//! key given twice is refused at its second occurrence and parsing goes on, so one build shows
+//! every duplicate.
 
 use proc_macro2::{Span, TokenStream};
 use syn::parse::{ParseStream, Parser};
@@ -13,6 +14,7 @@ syn::custom_keyword!(filter);
 pub(crate) enum Macro {
     Channel,
     RealtimePage,
+    Filter,
 }
 
 impl Macro {
@@ -22,6 +24,7 @@ impl Macro {
                 "`#[channel]` takes the channel name (`#[channel(\"chat\")]`) and `crate = path`"
             }
             Self::RealtimePage => "`#[realtime_page]` takes `filter = ...` and `crate = path`",
+            Self::Filter => "`#[filter]` takes only `crate = path`",
         }
     }
 }
@@ -154,6 +157,13 @@ mod tests {
             error(quote!("chat"), Macro::RealtimePage),
             "expected `filter` or `crate`"
         );
+        let args = Args::parse(quote!(crate = rt), Macro::Filter).unwrap();
+        assert!(args.krate.is_some() && args.filter.is_none() && args.name.is_none());
+        assert_eq!(
+            error(quote!(filter = f), Macro::Filter),
+            "unknown argument `filter`; `#[filter]` takes only `crate = path`"
+        );
+        assert_eq!(error(quote!("in_room"), Macro::Filter), "expected `crate`");
     }
 
     #[test]

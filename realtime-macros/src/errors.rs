@@ -1,6 +1,8 @@
 //! How the macros report mistakes: every error at once, and the user's item still emitted.
 
 use proc_macro2::TokenStream;
+use quote::ToTokens;
+use syn::Item;
 
 /// All `errors` as one (rustc shows each at its own span), or `Ok` when there are none.
 pub(crate) fn combine(errors: Vec<syn::Error>) -> syn::Result<()> {
@@ -33,4 +35,15 @@ pub(crate) fn or_item(item: TokenStream, expansion: syn::Result<TokenStream>) ->
         tokens.extend(err.into_compile_error());
         tokens
     })
+}
+
+/// The item's leading tokens, to underline an item of the wrong kind without its whole body.
+pub(crate) fn item_keyword(item: &Item) -> TokenStream {
+    match item {
+        Item::Fn(item) => item.sig.to_token_stream(),
+        Item::Impl(item) => item.impl_token.to_token_stream(),
+        Item::Trait(item) => item.ident.to_token_stream(),
+        Item::Union(item) => item.union_token.to_token_stream(),
+        other => other.to_token_stream(),
+    }
 }

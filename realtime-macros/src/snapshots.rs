@@ -88,6 +88,45 @@ fn realtime_page_with_default_filter() {
 }
 
 #[test]
+fn filter() {
+    check(
+        "filter",
+        crate::filter::expand(
+            TokenStream::new(),
+            quote! {
+                /// Clients in `room`.
+                pub fn in_room(client: &Client, room: &str) -> bool {
+                    client.get::<String>("roomId").as_deref() == Some(room)
+                }
+            },
+        ),
+    );
+}
+
+#[test]
+fn filter_of_every_argument_kind() {
+    check(
+        "filter_of_every_argument_kind",
+        crate::filter::expand(
+            quote!(crate = my_realtime),
+            quote! {
+                #[must_use = "a filter does nothing until it is sent with"]
+                pub(crate) fn seated(
+                    client: &my_realtime::Client,
+                    rows: &[u32],
+                    (low, high): (u8, u8),
+                    mut min_level: u64,
+                    rule: &Rule,
+                ) -> bool {
+                    min_level += 1;
+                    rule.admits(client, rows, low..high, min_level)
+                }
+            },
+        ),
+    );
+}
+
+#[test]
 fn errors_still_emit_the_item() {
     let expanded = crate::channel::expand(
         quote!("a b"),

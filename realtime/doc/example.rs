@@ -1,5 +1,5 @@
 use axum::{Router, routing::post};
-use axum_realtime::{Client, ClientId, JwtAuth, Realtime, RequestAuth, Template, channel, realtime_page};
+use axum_realtime::{Client, Filter, JwtAuth, Realtime, RequestAuth, Template, channel, filter, realtime_page};
 
 /// A typed JSON channel: the struct is the payload, `send` and `send_to` are generated.
 #[channel("notifications")]
@@ -32,9 +32,12 @@ async fn save(rt: axum::Extension<Realtime>, auth: RequestAuth) -> String {
     }
 }
 
-/// A filter of your own: `(clientId, client) => client.get('roomId') === '123'`.
-fn in_room_123(_id: &ClientId, client: &Client) -> bool {
-    client.get::<String>("roomId").as_deref() == Some("123")
+/// A filter of your own: `(clientId, client) => client.get('roomId') === room`. It becomes
+/// `in_room(room) -> Filter`, a value that names the function and carries `room`, so that it
+/// can also run on the other nodes of a cluster.
+#[filter]
+fn in_room(client: &Client, room: &str) -> bool {
+    client.get::<String>("roomId").as_deref() == Some(room)
 }
 
 #[tokio::main]
@@ -49,7 +52,10 @@ async fn main() -> std::io::Result<()> {
         })
         .build();
 
-    let _ = Notification { text: "room update".into() }.send_to(&rt, in_room_123);
+    let _ = Notification { text: "room update".into() }.send_to(&rt, in_room("123"));
+    // Combined with the built-in filters: the room's moderators, and every superuser.
+    let staff = in_room("123").and(Filter::auth_field("role", "moderator")).or(Filter::superusers());
+    let _ = Notification { text: "report filed".into() }.send_to(&rt, staff);
 
     let app = rt.mount(
         Router::new()

@@ -8,9 +8,14 @@
 //!   compile error.
 //! - **Render capture**: a [`#[realtime_page]`](realtime_page) handler returns a template,
 //!   which is rendered once, broadcast on its channel, and answered to the request.
-//! - **Filters** decide who receives a send: [`everyone`], the default (the sender's own
-//!   user, or everyone when a guest sends), or any `Fn(&ClientId, &Client) -> bool`; their
-//!   signatures are checked at compile time.
+//! - **Filters** decide who receives a send, and are values ([`Filter`]) that can travel to
+//!   the other nodes of a cluster and run where each client is: [`everyone`], the default
+//!   (the sender's own user, or everyone when a guest sends), built-in rules on the client's
+//!   auth record, store and subscriptions, functions of your own declared with
+//!   [`#[filter]`](macro@filter) (`fn in_room(client: &Client, room: &str) -> bool` becomes
+//!   `in_room("7")`; only the arguments travel), and combinations of them. Signatures are
+//!   checked at compile time; a closure is accepted only by the sends that say they stay on
+//!   this node ([`Realtime::send_local`]). See [`filter`](mod@filter).
 //! - **One broker** per application ([`Realtime`]), cheap to clone, with the limits a public
 //!   server needs ([`Builder`], [`serve`]).
 //!
@@ -54,9 +59,10 @@
 //!
 //! # Modules
 //!
-//! [`auth`] (who a request is), [`channel`](mod@channel) (the channel traits and registry), [`filter`] (who
-//! receives a send), [`capture`] (rendering a page once for everyone), [`endpoint`] (what
-//! [`Realtime::mount`] serves) and [`serve`] (the server, its limits and deadlines).
+//! [`auth`] (who a request is), [`channel`](mod@channel) (the channel traits and registry),
+//! [`filter`](mod@filter) (who receives a send), [`capture`] (rendering a page once for
+//! everyone), [`endpoint`] (what [`Realtime::mount`] serves) and [`serve`] (the server, its
+//! limits and deadlines).
 
 // Generated code names `::axum_realtime`, which must resolve inside this crate's own tests too.
 extern crate self as axum_realtime;
@@ -99,7 +105,7 @@ pub use askama::Template;
 #[cfg(feature = "jwt")]
 pub use auth::JwtAuth;
 pub use auth::{AuthRecord, RequestAuth};
-pub use axum_realtime_macros::{channel, realtime_page};
+pub use axum_realtime_macros::{channel, filter, realtime_page};
 pub use broker::Realtime;
 pub use broker::builder::Builder;
 pub use broker::client::Client;

@@ -25,6 +25,9 @@ pub const fn channel_info(
 }
 
 pub use crate::broker::filter::NamedFilter;
+pub use crate::broker::filter::attribute::{
+    Accepted, accepted, arguments, decode, encode, named_filter,
+};
 pub use crate::broker::filter::named::Predicate;
 
 /// The filter a `#[realtime_page]` broadcasts with. Generated code converts the user's filter

@@ -9,7 +9,7 @@ use axum::Router;
 use axum::extract::Json;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum_realtime::{AuthRecord, Client, ClientId, JwtAuth, Realtime, RequestAuth};
+use axum_realtime::{AuthRecord, Filter, JwtAuth, Realtime, RequestAuth};
 use serde_json::{Map, Value, json};
 
 /// The signing secret of the test server's tokens.
@@ -67,12 +67,7 @@ fn send(rt: &Realtime, auth: &RequestAuth, body: &Value) -> Reply {
     let delivery = match &body["filter"] {
         Value::String(name) if name == "default" => rt.send(topic, data, auth),
         Value::String(name) if name == "all" => rt.send_to(topic, data, axum_realtime::everyone),
-        Value::Object(rule) => {
-            let rule = rule.clone();
-            rt.send_to(topic, data, move |_id: &ClientId, client: &Client| {
-                matches_rule(&rule, client)
-            })
-        }
+        Value::Object(rule) => rt.send_to(topic, data, rule_filter(rule)),
         other => return Err(bad(format!("unknown filter {other}"))),
     }
     .map_err(|err| bad(err.to_string()))?;
@@ -81,23 +76,22 @@ fn send(rt: &Realtime, auth: &RequestAuth, body: &Value) -> Reply {
     ))
 }
 
-/// The seed's custom filters: by room, by user, by superuser, by role, by another subscription.
-fn matches_rule(conditions: &Map<String, Value>, client: &Client) -> bool {
-    let auth = client.auth();
-    conditions
-        .iter()
-        .all(|(name, want)| match (name.as_str(), want) {
-            ("room", Value::String(room)) => client.get::<String>("roomId").as_ref() == Some(room),
-            ("user", Value::String(id)) => auth.as_ref().is_some_and(|a| a.id() == id),
-            ("superuser", Value::Bool(wanted)) => {
-                auth.as_ref().is_some_and(AuthRecord::is_superuser) == *wanted
-            }
-            ("role", Value::String(role)) => {
-                auth.as_ref().and_then(|a| a.get_str("role")) == Some(role.as_str())
-            }
-            ("subscribed", Value::String(topic)) => client.has_subscription(topic),
-            _ => false,
-        })
+/// The seed's custom filters, as portable built-in ones: by room, by user, by superuser, by
+/// role, by another subscription; every condition must hold. A condition the contract does not
+/// know reaches nobody.
+fn rule_filter(conditions: &Map<String, Value>) -> Filter {
+    Filter::all(
+        conditions
+            .iter()
+            .map(|(name, want)| match (name.as_str(), want) {
+                ("room", Value::String(room)) => Filter::stored("roomId", room.as_str()),
+                ("user", Value::String(id)) => Filter::user(id),
+                ("superuser", Value::Bool(true)) => Filter::superusers(),
+                ("role", Value::String(role)) => Filter::auth_field("role", role.as_str()),
+                ("subscribed", Value::String(topic)) => Filter::subscribed_to(topic),
+                _ => Filter::any([]),
+            }),
+    )
 }
 
 fn token(jwt: &JwtAuth, body: &Value) -> Reply {

@@ -4,7 +4,7 @@
 use axum::Router;
 use axum::routing::post;
 use axum_realtime::{
-    Channel, Client, ClientId, Realtime, RequestAuth, Template, channel, realtime_page,
+    Channel, Client, Realtime, RequestAuth, Template, channel, everyone, filter, realtime_page,
 };
 use realtime_tests::raw_http::{READ_TIMEOUT, SseStream, post_realtime, request};
 use realtime_tests::server::TestServer;
@@ -36,8 +36,16 @@ struct ChatPage {
     messages: Vec<Message>,
 }
 
-fn only_ann(_id: &ClientId, client: &Client) -> bool {
-    client.get::<String>("name").as_deref() == Some("ann")
+/// Clients whose store holds this `name`.
+#[filter]
+fn named(client: &Client, name: &str) -> bool {
+    client.get::<String>("name").as_deref() == Some(name)
+}
+
+/// Clients with a name at all.
+#[filter]
+fn has_name(client: &Client) -> bool {
+    client.has("name")
 }
 
 #[realtime_page]
@@ -50,7 +58,7 @@ async fn post_default(axum::extract::Json(text): axum::extract::Json<String>) ->
     }
 }
 
-#[realtime_page(filter = only_ann)]
+#[realtime_page(filter = named("ann"))]
 async fn post_to_ann(body: String) -> Result<MessageHtml, (axum::http::StatusCode, &'static str)> {
     if body.is_empty() {
         return Err((
@@ -66,7 +74,7 @@ async fn post_to_ann(body: String) -> Result<MessageHtml, (axum::http::StatusCod
     })
 }
 
-#[realtime_page(filter = |_id, client: &Client| client.has("name"))]
+#[realtime_page(filter = has_name())]
 async fn post_to_named(body: String) -> MessageHtml {
     MessageHtml {
         messages: [Message {
@@ -114,12 +122,7 @@ async fn json_channel_sends_its_struct() {
     let event = stream.next_event(READ_TIMEOUT).await.unwrap();
     assert!(event.contains("\nevent:chat\n"), "{event}");
     assert_eq!(data_of(&event), r#"{"user":"ann","text":"hi \"there\"\n"}"#);
-    assert_eq!(
-        msg.send_to(&rt, |_: &ClientId, _: &Client| false)
-            .unwrap()
-            .reached,
-        0
-    );
+    assert_eq!(msg.send_to(&rt, !everyone).unwrap().reached, 0);
     assert_eq!(<ChatMsg as Channel>::NAME, "chat");
 }
 

@@ -5,13 +5,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use axum_realtime::Realtime;
+use axum_realtime::{Client, Realtime, filter};
 use realtime_tests::raw_http::{READ_TIMEOUT, SseStream, post_realtime};
 use realtime_tests::server::TestServer;
 use realtime_tests::wait::eventually;
 
 async fn serve(rt: &Realtime) -> TestServer {
     TestServer::start(rt, rt.mount(axum::Router::new())).await
+}
+
+/// The client with this id.
+#[filter]
+fn the_client(client: &Client, id: &str) -> bool {
+    client.id().as_str() == id
 }
 
 #[tokio::test]
@@ -78,13 +84,7 @@ async fn a_full_queue_disconnects_only_that_client() {
     let fast_client = rt.client(&fast_id).unwrap();
     let mut dropped = 0;
     for n in 0..6 {
-        let delivery = rt
-            .send_to(
-                "chat",
-                &n,
-                |id: &axum_realtime::ClientId, _: &axum_realtime::Client| *id == slow_id,
-            )
-            .unwrap();
+        let delivery = rt.send_to("chat", &n, the_client(&slow_id)).unwrap();
         dropped += delivery.dropped;
     }
     assert_eq!(dropped, 1, "the slow client overflowed once");

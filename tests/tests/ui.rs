@@ -26,6 +26,8 @@ fn ui() {
     assert!(count("ui/channel/fail") >= 16);
     assert!(count("ui/realtime_page/pass") >= 1);
     assert!(count("ui/realtime_page/fail") >= 9);
+    assert!(count("ui/filter/pass") >= 4);
+    assert!(count("ui/filter/fail") >= 17);
 
     let cases = trybuild::TestCases::new();
     cases.pass("ui/*/pass/*.rs");

@@ -1,13 +1,13 @@
 //! What `#[channel]` can decide without types: the arguments, the name, the item's shape, and
 //! what the payload is sent as. Every error is collected, so one build shows every mistake.
 
-use quote::ToTokens;
 use syn::punctuated::Punctuated;
 use syn::{Attribute, Error, Item, LitStr, Path, Token};
 
 use super::parse::ChannelInput;
 use super::{Channel, Kind, Payload};
 use crate::crate_path::crate_path;
+use crate::errors::item_keyword;
 
 /// The longest key PocketBase clients accept.
 const MAX_NAME: usize = 2500;
@@ -58,17 +58,6 @@ fn payload(item: Item) -> syn::Result<Payload> {
         ));
     }
     Ok(payload)
-}
-
-/// The item's leading tokens, to underline the item without its whole body.
-fn item_keyword(item: &Item) -> proc_macro2::TokenStream {
-    match item {
-        Item::Fn(item) => item.sig.to_token_stream(),
-        Item::Impl(item) => item.impl_token.to_token_stream(),
-        Item::Trait(item) => item.ident.to_token_stream(),
-        Item::Union(item) => item.union_token.to_token_stream(),
-        other => other.to_token_stream(),
-    }
 }
 
 /// A type with `#[template(...)]` is an HTML channel; any other a JSON channel. The derive is

@@ -7,6 +7,7 @@ use syn::ItemFn;
 use syn::spanned::Spanned;
 
 use super::Page;
+use crate::crate_path::respan;
 
 pub(crate) fn expand(page: Page) -> TokenStream {
     let Page {
@@ -36,6 +37,7 @@ pub(crate) fn expand(page: Page) -> TokenStream {
         >>::respond
     };
     let filter = if let Some(filter) = filter {
+        let krate = respan(&krate, filter.span());
         quote_spanned! {filter.span()=>
             let __realtime_filter = #krate::__private::page_filter(#filter);
         }

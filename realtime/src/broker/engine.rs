@@ -62,6 +62,10 @@ pub(crate) type Answer = Pin<Box<dyn Future<Output = Result<(), Refusal>> + Send
 
 /// What to read from the engine's history for a reconnecting client.
 #[derive(Debug, Clone)]
+#[cfg_attr(
+    not(feature = "redis"),
+    allow(dead_code, reason = "used by the Redis engine")
+)]
 pub(crate) struct FetchRequest {
     /// Its position, or `None` to look up where its old client id (`connected`) connected.
     pub(crate) after: Option<u64>,

@@ -133,6 +133,10 @@ impl Shared {
         delivery
     }
 
+    #[cfg_attr(
+        not(feature = "redis"),
+        allow(dead_code, reason = "used by the Redis engine")
+    )]
     /// Delivers a send numbered by the engine, in the order received: the application's one
     /// order of sends.
     pub(crate) fn deliver_ordered(
@@ -155,6 +159,10 @@ impl Shared {
         );
     }
 
+    #[cfg_attr(
+        not(feature = "redis"),
+        allow(dead_code, reason = "used by the Redis engine")
+    )]
     /// Notes where the application's order stands, read from the engine when this node joins
     /// it (at start and after every reconnect).
     pub(crate) fn join_order(&self, epoch: &str, sequence: u64) {

@@ -201,6 +201,10 @@ impl History {
         )
     }
 
+    #[cfg_attr(
+        not(feature = "redis"),
+        allow(dead_code, reason = "used by the Redis engine")
+    )]
     /// Forgets everything: the order it belonged to is gone (a new epoch).
     pub(crate) fn clear(&self) {
         self.topics

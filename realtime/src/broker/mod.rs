@@ -183,7 +183,7 @@ impl Realtime {
     }
 
     /// Sends `payload`, JSON-encoded, to the subscribers of `topic` that `filter` accepts, on
-    /// every node: [`everyone`](crate::everyone), a built-in [`Filter`], a
+    /// every node: [`everyone`](crate::everyone), a built-in [`Filter`](crate::Filter), a
     /// [`#[filter]`](macro@crate::filter) function of your own, or a combination.
     ///
     /// The payload is encoded and framed once; every recipient shares those bytes. A client
@@ -253,7 +253,7 @@ impl Realtime {
     /// Sends `payload`, JSON-encoded, to the subscribers of `topic` **on this node** that
     /// `filter` accepts: any `Fn(&ClientId, &Client) -> bool`, as in the PocketBase plugin.
     /// A closure cannot travel to other nodes; with a distributed engine, a send that must
-    /// reach every node takes a [`Filter`] ([`Realtime::send_to`]).
+    /// reach every node takes a [`Filter`](crate::Filter) ([`Realtime::send_to`]).
     ///
     /// The filter runs while the topic index is read-locked: it must not send or subscribe.
     ///

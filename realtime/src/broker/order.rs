@@ -17,6 +17,10 @@ pub(crate) struct ClusterOrder {
 
 /// What a received send changes.
 #[derive(Debug, PartialEq, Eq)]
+#[cfg_attr(
+    not(feature = "redis"),
+    allow(dead_code, reason = "used by the Redis engine")
+)]
 pub(crate) enum Step {
     /// The next send, in order.
     Next,
@@ -37,6 +41,10 @@ impl Default for ClusterOrder {
 }
 
 impl ClusterOrder {
+    #[cfg_attr(
+        not(feature = "redis"),
+        allow(dead_code, reason = "used by the Redis engine")
+    )]
     /// Notes the send `sequence` of `epoch`, received in order (one thread receives).
     pub(crate) fn receive(&self, epoch: &str, sequence: u64) -> Step {
         let step = if *read(&self.epoch) != epoch {
@@ -54,6 +62,10 @@ impl ClusterOrder {
         step
     }
 
+    #[cfg_attr(
+        not(feature = "redis"),
+        allow(dead_code, reason = "used by the Redis engine")
+    )]
     /// Notes where the order stands in Redis, read when this node (re)joins: sends before it
     /// were missed (or came before this node), so history is complete only after it.
     pub(crate) fn join(&self, epoch: &str, sequence: u64) -> Step {

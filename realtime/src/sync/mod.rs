@@ -19,6 +19,10 @@ pub(crate) fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
     lock.read().unwrap_or_else(PoisonError::into_inner)
 }
 
+#[cfg_attr(
+    not(feature = "redis"),
+    allow(dead_code, reason = "used by the Redis engine")
+)]
 /// Writes `lock`, whether or not a thread panicked while holding it.
 pub(crate) fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(PoisonError::into_inner)

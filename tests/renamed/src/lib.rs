@@ -23,6 +23,18 @@ pub async fn page(body: String) -> MessageHtml {
     MessageHtml { text: body }
 }
 
+/// Clients in `room`.
+#[rt::filter(crate = rt)]
+pub fn in_room(client: &rt::Client, room: &str) -> bool {
+    client.get::<String>("roomId").as_deref() == Some(room)
+}
+
+/// A page broadcasting to a room.
+#[rt::realtime_page(crate = rt, filter = in_room("7"))]
+pub async fn room_page(body: String) -> MessageHtml {
+    MessageHtml { text: body }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -38,7 +50,14 @@ mod tests {
         let captured =
             MessageHtml { text: "<i>".into() }.capture(&broker, &rt::RequestAuth::guest());
         assert_eq!(captured.unwrap().html, "&#60;i&#62;");
-        let _app: axum::Router =
-            broker.mount(axum::Router::new().route("/", axum::routing::post(page)));
+        let _app: axum::Router = broker.mount(
+            axum::Router::new()
+                .route("/", axum::routing::post(page))
+                .route("/room", axum::routing::post(room_page)),
+        );
+        let client = rt::Client::detached();
+        client.set("roomId", String::from("7"));
+        assert!(in_room("7").accepts(&client));
+        assert!(!in_room("8").accepts(&client));
     }
 }

@@ -35,6 +35,11 @@ impl Check {
                     "a send names a #[filter] function this program does not have (another \
                      version on another node?); it reaches nobody here"
                 ),
+                Unusable::Ambiguous => tracing::error!(
+                    filter = %name,
+                    "two #[filter] functions of this program have the same path (one module, \
+                     two function bodies); rename one: a send naming it reaches nobody"
+                ),
                 Unusable::Arguments(error) => tracing::warn!(
                     filter = %name, %error,
                     "a send's #[filter] arguments do not fit the function; it reaches nobody here"

@@ -32,7 +32,8 @@
 //! and the `send_local` / `capture_local` of channels). A recipient must also be subscribed to
 //! the topic.
 
-pub(crate) mod check;
+pub(crate) mod attribute;
+mod check;
 pub(crate) mod named;
 mod rule;
 

@@ -168,3 +168,39 @@ fn named_functions_run_with_their_arguments_and_unknown_ones_reach_nobody() {
             .accepts(&client)
     );
 }
+
+inventory::submit!(NamedFilter::new("filter::tests::twice", starts_with));
+inventory::submit!(NamedFilter::new("filter::tests::twice", starts_with));
+
+#[test]
+fn two_functions_of_one_name_reach_nobody() {
+    let client = Client::detached();
+    let first = &client.id().as_str()[..1];
+    assert!(Filter::named("filter::tests::starts_with", json!([first])).accepts(&client));
+    assert!(!Filter::named("filter::tests::twice", json!([first])).accepts(&client));
+}
+
+#[test]
+fn the_generated_codes_arguments_are_an_array_of_their_count() {
+    use attribute::{arguments, encode, named_filter};
+    let filter = named_filter("app::f", [encode("7"), encode(3_u8)]);
+    assert_eq!(filter, Filter::named("app::f", json!(["7", 3])));
+    assert_eq!(
+        arguments::<2>(&json!(["7", 3])).unwrap(),
+        &[json!("7"), json!(3)]
+    );
+    for wrong in [
+        json!(["7"]),
+        json!(["7", 3, 4]),
+        json!({"0": "7"}),
+        json!(null),
+    ] {
+        assert!(arguments::<2>(&wrong).is_err(), "{wrong}");
+    }
+    assert_eq!(
+        named_filter("app::none", []),
+        Filter::named("app::none", json!([]))
+    );
+    let unencodable = std::collections::HashMap::from([((1, 2), true)]);
+    assert_eq!(named_filter("app::f", [encode(&unencodable)]), !everyone);
+}

@@ -34,6 +34,6 @@ fn main() {
     assert_eq!(captured.html, "<div class=\"message\">&#60;b&#62;</div>");
     let captured = NewsHtml { headline: "up".into() }.capture_to(&rt, axum_realtime::everyone).unwrap();
     assert_eq!(captured.html, "<p>up</p>");
-    let captured = RowsHtml { rows: [7] }.capture_to(&rt, |_, _| true).unwrap();
+    let captured = RowsHtml { rows: [7] }.capture_to(&rt, !axum_realtime::Filter::guests()).unwrap();
     assert_eq!(captured.html, "<tr><td>7</td></tr>");
 }

@@ -30,5 +30,7 @@ fn main() {
     let _ = JsonChannel::send(&msg, &rt, &RequestAuth::guest()).unwrap();
     let page = MessageHtml { text: "<b>".into() };
     assert_eq!(render_and_broadcast(&page, &rt), "<p>&#60;b&#62;</p>");
-    let _ = HtmlChannel::capture_to(&page, &rt, |_, _| true).unwrap();
+    let _ = HtmlChannel::capture_to(&page, &rt, axum_realtime::everyone).unwrap();
+    let _ = HtmlChannel::capture_local(&page, &rt, |_, _| true).unwrap();
+    let _ = JsonChannel::send_local(&msg, &rt, |_, _| true).unwrap();
 }

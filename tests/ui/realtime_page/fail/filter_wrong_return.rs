@@ -1,4 +1,4 @@
-use axum_realtime::{Client, ClientId};
+use axum_realtime::Client;
 
 #[axum_realtime::channel("chat")]
 #[template(source = "{{ text }}", ext = "html")]
@@ -6,11 +6,12 @@ struct MessageHtml {
     text: String,
 }
 
-fn room(_id: &ClientId, client: &Client) -> Option<String> {
+#[axum_realtime::filter]
+fn room(client: &Client) -> Option<String> {
     client.get("roomId")
 }
 
-#[axum_realtime::realtime_page(filter = room)]
+#[axum_realtime::realtime_page(filter = room())]
 async fn post_chat(body: String) -> MessageHtml {
     MessageHtml { text: body }
 }

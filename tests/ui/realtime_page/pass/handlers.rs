@@ -1,10 +1,10 @@
-// `#[realtime_page]` handlers are axum handlers: with the default filter, a named filter, a
-// closure, and a `Result` return.
+// `#[realtime_page]` handlers are axum handlers: with the default filter, a `#[filter]`
+// function, a combination of built-in filters, and a `Result` return.
 use axum::Router;
 use axum::extract::Form;
 use axum::http::StatusCode;
 use axum::routing::post;
-use axum_realtime::{Client, ClientId, Realtime, channel, realtime_page};
+use axum_realtime::{Client, Filter, Realtime, channel, filter, realtime_page};
 
 #[channel("chat")]
 #[template(source = "<div>{{ text }}</div>", ext = "html")]
@@ -12,7 +12,8 @@ struct MessageHtml {
     text: String,
 }
 
-fn everyone_but_bots(_id: &ClientId, client: &Client) -> bool {
+#[filter]
+fn everyone_but_bots(client: &Client) -> bool {
     !client.has("bot")
 }
 
@@ -21,13 +22,13 @@ async fn default_filter(body: String) -> MessageHtml {
     MessageHtml { text: body }
 }
 
-#[realtime_page(filter = everyone_but_bots)]
-async fn named_filter(Form(form): Form<Vec<(String, String)>>) -> MessageHtml {
+#[realtime_page(filter = everyone_but_bots())]
+async fn filter_function(Form(form): Form<Vec<(String, String)>>) -> MessageHtml {
     MessageHtml { text: form.into_iter().map(|(_, v)| v).collect() }
 }
 
-#[realtime_page(filter = |_, client| client.get::<String>("roomId").is_some())]
-pub async fn closure_filter(body: String) -> Result<MessageHtml, (StatusCode, String)> {
+#[realtime_page(filter = Filter::stored("roomId", "7").or(Filter::superusers()))]
+pub async fn combined_filter(body: String) -> Result<MessageHtml, (StatusCode, String)> {
     if body.is_empty() {
         return Err((StatusCode::BAD_REQUEST, "empty".into()));
     }
@@ -40,7 +41,7 @@ fn main() {
     let _app: Router = rt.mount(
         Router::new()
             .route("/a", post(default_filter))
-            .route("/b", post(named_filter))
-            .route("/c", post(closure_filter)),
+            .route("/b", post(filter_function))
+            .route("/c", post(combined_filter)),
     );
 }

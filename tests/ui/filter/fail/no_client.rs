@@ -1,0 +1,6 @@
+#[axum_realtime::filter]
+fn everyone() -> bool {
+    true
+}
+
+fn main() {}

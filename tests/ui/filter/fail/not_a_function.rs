@@ -1,0 +1,6 @@
+#[axum_realtime::filter]
+struct InRoom {
+    room: String,
+}
+
+fn main() {}
