@@ -28,7 +28,7 @@ pub fn cpu_time(pid: &str) -> io::Result<Duration> {
 ///
 /// # Errors
 ///
-/// As [`cpu_time`].
+/// As [`cpu_time()`].
 pub fn user_system_time(pid: &str) -> io::Result<(Duration, Duration)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     parse_user_system(&stat).ok_or_else(|| invalid("unexpected /proc/<pid>/stat"))

@@ -10,7 +10,7 @@ use axum_realtime::{Filter, Realtime, everyone};
 use realtime_tests::raw_http::{READ_TIMEOUT, SseStream, post_realtime};
 use realtime_tests::server::TestServer;
 
-const HOUR: Duration = Duration::from_secs(3600);
+const HOUR: Duration = Duration::from_hours(1);
 
 async fn server(rt: &Realtime) -> TestServer {
     TestServer::start(rt, rt.mount(Router::new())).await

@@ -256,7 +256,7 @@ async fn filters_run_on_the_node_that_holds_each_client() {
         ("everyone", everyone, [true, true, true, true]),
         (
             "default of a guest sender",
-            axum_realtime::filter::same_user_or_all(&Default::default()),
+            axum_realtime::filter::same_user_or_all(&axum_realtime::RequestAuth::guest()),
             [true, true, true, true],
         ),
         (
@@ -410,7 +410,7 @@ async fn a_node_starts_without_redis_serves_its_own_clients_and_joins_when_redis
 
 async fn history_node(redis: &RedisServer) -> Node {
     let rt = Realtime::builder()
-        .history(2000, Duration::from_secs(3600))
+        .history(2000, Duration::from_hours(1))
         .redis(&redis.url())
         .expect("a Redis URL")
         .build();
