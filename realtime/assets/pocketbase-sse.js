@@ -13,7 +13,8 @@
 // Reconnects resume: the browser's own retries send Last-Event-ID, and a stream this extension
 // opens again carries the last id seen as ?lastEventId=, so a server that keeps history sends
 // what was missed. When it cannot (PB_RESYNC), each element listening to one of the named
-// topics gets the DOM event "sse:resync" (answer it with hx-trigger="sse:resync" to reload).
+// topics gets the DOM event "sse:resync" (answer it with hx-trigger="sse:resync" to reload; an
+// element with that trigger and no topic of its own hears every resync).
 ;(function () {
   'use strict'
   var EXT = 'pocketbase-sse'
@@ -48,7 +49,7 @@
         if (isContainer(elt)) mark(elt)
         var t = topicsOf(elt) // re-read: htmx re-inits an element whose attributes changed
         var known = elts.delete(elt)
-        if (t.swap.length || t.trig.length) elts.set(elt, t)
+        if (t.swap.length || t.trig.length || t.resync) elts.set(elt, t)
         if (known || elts.has(elt)) schedule()
       } else if (name === 'htmx:beforeCleanupElement') {
         if (elts.delete(elt)) schedule(true)
@@ -67,11 +68,14 @@
 
   function topicsOf(elt) {
     var trig = api.hasAttribute(elt, 'hx-trigger') ? api.getTriggerSpecs(elt) : []
+    var names = split(trig.map(function (s) {
+      return s.trigger.slice(0, 4) === 'sse:' ? s.trigger.slice(4) : ''
+    }))
     return {
       swap: split((api.getAttributeValue(elt, 'sse-swap') || '').split(',')),
-      trig: split(trig.map(function (s) {
-        return s.trigger.slice(0, 4) === 'sse:' ? s.trigger.slice(4) : ''
-      })),
+      // "sse:resync" is the extension's own event, not a topic
+      trig: names.filter(function (name) { return name !== 'resync' }),
+      resync: names.indexOf('resync') >= 0,
     }
   }
 
@@ -222,7 +226,8 @@
       var elt = entry[0], t = entry[1]
       if (!elt.isConnected) return
       var mine = t.swap.concat(t.trig).map(base)
-      var hit = topics.filter(function (topic) { return mine.indexOf(topic) >= 0 })
+      // an element that listens to no topic hears every resync; one that does, its own
+      var hit = mine.length ? topics.filter(function (topic) { return mine.indexOf(topic) >= 0 }) : topics
       if (hit.length) api.triggerEvent(elt, 'sse:resync', { topics: hit })
     })
     document.dispatchEvent(new CustomEvent(EXT + ':resync', { detail: { topics: topics } }))

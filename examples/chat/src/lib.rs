@@ -7,6 +7,10 @@
 //!   `notices`, sent with the default filter: other users never see it.
 //! - `GET /api/count`: how many messages are stored; the page re-fetches it on every `chat`
 //!   event (`hx-trigger="sse:chat"`).
+//! - `GET /api/messages`: the stored messages, which the page reloads when the server cannot
+//!   tell what it missed during a disconnect (`hx-trigger="sse:resync"`). Otherwise a
+//!   reconnecting page gets the missed messages themselves: `chat` keeps a history of its last
+//!   200 messages, for 10 minutes.
 //! - `POST /login`, `POST /logout`: a name is enough; the login sets the auth cookie the HTMX
 //!   extension's subscription carries, and answers `{"token": …, "record": …}`. Both refuse
 //!   (403) a request that is not same-origin by the check the cookie is honoured under
@@ -18,6 +22,7 @@ pub mod secret;
 pub mod views;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -37,17 +42,24 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// A broker that authenticates with tokens signed by `secret`, and the state around it.
-    #[must_use]
-    pub fn new(db: Db, secret: &[u8]) -> Self {
-        let rt = Realtime::builder()
+    /// A broker that authenticates with tokens signed by `secret`, keeps the chat's recent
+    /// history, and, given `redis`, is one node of a chat spread over several processes.
+    ///
+    /// # Errors
+    ///
+    /// When `redis` is not a Redis URL.
+    pub fn new(db: Db, secret: &[u8], redis: Option<&str>) -> Result<Self, String> {
+        let mut builder = Realtime::builder()
             .authenticator(JwtAuth::new(secret))
-            .build();
-        Self {
-            rt,
+            .history_for("chat", 200, Duration::from_mins(10));
+        if let Some(url) = redis {
+            builder = builder.redis(url).map_err(|err| err.to_string())?;
+        }
+        Ok(Self {
+            rt: builder.build(),
             db,
             jwt: Arc::new(JwtAuth::new(secret)),
-        }
+        })
     }
 }
 
@@ -59,6 +71,7 @@ pub fn app(state: AppState) -> Router {
         .route("/style.css", get(routes::style))
         .route("/api/chat", post(routes::post_chat))
         .route("/api/count", get(routes::count))
+        .route("/api/messages", get(routes::messages))
         .route("/login", post(routes::login))
         .route("/logout", post(routes::logout))
         .merge(example_support::assets::routes())

@@ -1,6 +1,7 @@
 //! `cargo run -p example-chat`: the chat at <http://127.0.0.1:8090> (`--addr` or
 //! `REALTIME_ADDR` to move it, port 0 for any free one; `--data-dir` or `REALTIME_DATA_DIR`
-//! for the database and signing key, default `./data`, which instances may share).
+//! for the database and signing key, default `./data`, which instances may share; `--redis
+//! URL` or `REALTIME_REDIS_URL` to be one of several instances, joined by that Redis).
 
 use std::process::ExitCode;
 
@@ -22,15 +23,20 @@ async fn run() -> Result<(), String> {
     let options = Options::from_env("example-chat")?;
     let db = Db::open(&options.data_dir, "chat.db")?;
     let secret = secret::load_or_create(&options.data_dir)?;
-    let state = AppState::new(db, &secret);
+    let state = AppState::new(db, &secret, options.redis_url.as_deref())?;
     let rt = state.rt.clone();
     let listener = axum_realtime::serve::bind(options.addr)
         .map_err(|err| format!("cannot listen on {}: {err}", options.addr))?;
     // The bound address, which names the port when `--addr` asked for any (port 0).
     let addr = listener.local_addr().map_err(|err| err.to_string())?;
     println!(
-        "chat on http://{addr} (data in {})",
-        options.data_dir.display()
+        "chat on http://{addr} (data in {}{})",
+        options.data_dir.display(),
+        options
+            .redis_url
+            .as_deref()
+            .map(|url| format!(", joined to the other instances by {url}"))
+            .unwrap_or_default()
     );
     // On the signal, open streams end after what they have queued, and the server stops.
     rt.serve(listener, app(state))

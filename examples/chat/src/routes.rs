@@ -9,7 +9,7 @@ use axum_realtime::{AuthRecord, RequestAuth, Template, realtime_page};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::views::{ChatPage, MessageHtml, NoticeHtml};
+use crate::views::{ChatPage, MessageHtml, MessagesHtml, NoticeHtml};
 use crate::{AppState, Message};
 
 /// How long a login lasts.
@@ -67,6 +67,15 @@ pub(crate) async fn style() -> impl IntoResponse {
         [(CONTENT_TYPE, "text/css; charset=utf-8")],
         include_str!("../static/style.css"),
     )
+}
+
+/// The stored messages, for a page that reloads them after a resync.
+pub(crate) async fn messages(State(state): State<AppState>) -> Result<Html<String>, Problem> {
+    let messages = state.db.history().await.map_err(internal)?;
+    MessagesHtml { messages }
+        .render()
+        .map(Html)
+        .map_err(internal)
 }
 
 pub(crate) async fn count(State(state): State<AppState>) -> Result<String, Problem> {

@@ -15,6 +15,14 @@ pub struct ChatPage {
     pub user: Option<String>,
 }
 
+/// Every stored message, as the page shows them: what a page reloads after a resync.
+#[derive(Template)]
+#[template(path = "chat.html", block = "messages", askama = axum_realtime::askama)]
+pub struct MessagesHtml {
+    /// The latest messages, oldest first.
+    pub messages: Vec<Message>,
+}
+
 /// One new message, broadcast on `chat` and appended by every open page.
 #[channel("chat")]
 #[template(path = "chat.html", block = "messages")]

@@ -11,7 +11,7 @@ const SECRET: &[u8] = b"example-chat-tests-secret-32-byt";
 const QUIET: Duration = Duration::from_millis(300);
 
 async fn start() -> (TestServer, AppState) {
-    let state = AppState::new(Db::in_memory().unwrap(), SECRET);
+    let state = AppState::new(Db::in_memory().unwrap(), SECRET, None).unwrap();
     (
         TestServer::start(&state.rt, app(state.clone())).await,
         state,

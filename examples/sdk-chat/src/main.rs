@@ -1,8 +1,9 @@
 //! `cargo run -p example-sdk-chat`: the seed's SDK chat at <http://127.0.0.1:8090> (`--addr`
 //! or `REALTIME_ADDR` to move it; `--data-dir` or `REALTIME_DATA_DIR` for the database,
-//! default `./data`).
+//! default `./data`; `--redis URL` or `REALTIME_REDIS_URL` to be one of several instances).
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use axum_realtime::Realtime;
 use example_sdk_chat::{Db, app};
@@ -22,7 +23,13 @@ async fn main() -> ExitCode {
 async fn run() -> Result<(), String> {
     let options = Options::from_env("example-sdk-chat")?;
     let db = Db::open_in(&options.data_dir)?;
-    let rt = Realtime::new();
+    // `--redis URL`: one of several instances joined by that Redis; the `chat` topic keeps a
+    // history, so SDK pages that load `/_realtime/pocketbase-resume.js` resume after a drop.
+    let mut builder = Realtime::builder().history_for("chat", 200, Duration::from_mins(10));
+    if let Some(url) = &options.redis_url {
+        builder = builder.redis(url).map_err(|err| err.to_string())?;
+    }
+    let rt = builder.build();
     let listener = axum_realtime::serve::bind(options.addr)
         .map_err(|err| format!("cannot listen on {}: {err}", options.addr))?;
     println!(
