@@ -61,5 +61,5 @@ impl MessageHtml {
 my_realtime::__private::inventory::submit! {
     my_realtime::__private::channel_info("chat-html",
     ::core::concat!(::core::module_path!(), "::", ::core::stringify!(MessageHtml)),
-    my_realtime::channel::ChannelKind::Html,)
+    my_realtime::channel::ChannelKind::Html, 0usize, 0u64,)
 }

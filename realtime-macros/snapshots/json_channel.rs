@@ -49,5 +49,5 @@ impl ChatMsg {
 ::axum_realtime::__private::inventory::submit! {
     ::axum_realtime::__private::channel_info("chat",
     ::core::concat!(::core::module_path!(), "::", ::core::stringify!(ChatMsg)),
-    ::axum_realtime::channel::ChannelKind::Json,)
+    ::axum_realtime::channel::ChannelKind::Json, 0usize, 0u64,)
 }

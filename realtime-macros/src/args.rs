@@ -5,9 +5,11 @@
 
 use proc_macro2::{Span, TokenStream};
 use syn::parse::{ParseStream, Parser};
-use syn::{Error, Expr, Ident, LitStr, Path, Token};
+use syn::{Error, Expr, Ident, LitInt, LitStr, Path, Token};
 
 syn::custom_keyword!(filter);
+syn::custom_keyword!(history);
+syn::custom_keyword!(ttl_secs);
 
 /// The macro whose arguments are parsed: what it takes, and how its errors name it.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -21,7 +23,8 @@ impl Macro {
     fn takes(self) -> &'static str {
         match self {
             Self::Channel => {
-                "`#[channel]` takes the channel name (`#[channel(\"chat\")]`) and `crate = path`"
+                "`#[channel]` takes the channel name (`#[channel(\"chat\")]`), `history = N`, \
+                 `ttl_secs = N` and `crate = path`"
             }
             Self::RealtimePage => "`#[realtime_page]` takes `filter = ...` and `crate = path`",
             Self::Filter => "`#[filter]` takes only `crate = path`",
@@ -35,6 +38,10 @@ pub(crate) struct Args {
     pub(crate) name: Option<LitStr>,
     /// `filter = expr`, who receives a page's broadcast (`#[realtime_page]` only).
     pub(crate) filter: Option<Expr>,
+    /// `history = N`, how many recent sends the channel keeps (`#[channel]` only).
+    pub(crate) history: Option<LitInt>,
+    /// `ttl_secs = N`, how long it keeps each (`#[channel]` only).
+    pub(crate) ttl_secs: Option<LitInt>,
     /// `crate = path`, where the runtime crate is when it is renamed.
     pub(crate) krate: Option<Path>,
     /// The first argument's span (the attribute's when there is none), for errors about the
@@ -53,6 +60,8 @@ impl Args {
             let mut args = Self {
                 name: None,
                 filter: None,
+                history: None,
+                ttl_secs: None,
                 krate: None,
                 span,
             };
@@ -85,6 +94,18 @@ impl Args {
                     span,
                     "the channel name is given twice; a channel has one name",
                 )
+            });
+        } else if of == Macro::Channel && lookahead.peek(history) {
+            let key: history = input.parse()?;
+            input.parse::<Token![=]>()?;
+            keep_first(&mut self.history, input.parse()?, duplicates, || {
+                Error::new(key.span, "duplicate `history` argument")
+            });
+        } else if of == Macro::Channel && lookahead.peek(ttl_secs) {
+            let key: ttl_secs = input.parse()?;
+            input.parse::<Token![=]>()?;
+            keep_first(&mut self.ttl_secs, input.parse()?, duplicates, || {
+                Error::new(key.span, "duplicate `ttl_secs` argument")
             });
         } else if of == Macro::RealtimePage && lookahead.peek(filter) {
             let key: filter = input.parse()?;

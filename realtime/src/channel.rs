@@ -39,6 +39,18 @@ pub struct ChannelInfo {
     pub type_path: &'static str,
     /// What the payload is.
     pub kind: ChannelKind,
+    /// What the channel keeps of its recent sends, for clients that reconnect
+    /// (`#[channel("chat", history = 100, ttl_secs = 300)]`); `None` keeps nothing.
+    pub history: Option<ChannelHistory>,
+}
+
+/// How much of its past a channel keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChannelHistory {
+    /// The most sends kept.
+    pub count: usize,
+    /// How long each is kept.
+    pub ttl: std::time::Duration,
 }
 
 inventory::collect!(ChannelInfo);
@@ -99,6 +111,7 @@ mod tests {
             name,
             type_path,
             kind: ChannelKind::Json,
+            history: None,
         }
     }
 

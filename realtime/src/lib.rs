@@ -112,7 +112,8 @@ pub use broker::client::Client;
 pub use broker::delivery::{Delivery, OtherNodes, SendError};
 pub use broker::engine::EngineStatus;
 pub use broker::json_channel::JsonChannel;
-pub use channel::Channel;
+pub use broker::past::PastSend;
+pub use channel::{Channel, ChannelHistory};
 #[cfg(feature = "redis")]
 pub use cluster::RedisUrlError;
 pub use filter::{Filter, IntoFilter, everyone};

@@ -8,7 +8,7 @@ pub use serde_json;
 
 pub use crate::http::page::{HtmlKind, JsonKind, PageChannel, PageContext, Respond};
 
-use crate::channel::{ChannelInfo, ChannelKind};
+use crate::channel::{ChannelHistory, ChannelInfo, ChannelKind};
 
 /// Builds a registry entry (a `const fn`, usable in `inventory::submit!`).
 #[must_use]
@@ -16,11 +16,21 @@ pub const fn channel_info(
     name: &'static str,
     type_path: &'static str,
     kind: ChannelKind,
+    history_count: usize,
+    history_ttl_secs: u64,
 ) -> ChannelInfo {
     ChannelInfo {
         name,
         type_path,
         kind,
+        history: if history_count == 0 {
+            None
+        } else {
+            Some(ChannelHistory {
+                count: history_count,
+                ttl: std::time::Duration::from_secs(history_ttl_secs),
+            })
+        },
     }
 }
 

@@ -273,3 +273,65 @@ async fn a_replay_larger_than_the_queue_is_a_resync_not_a_cut() {
         "still connected, live again"
     );
 }
+
+/// A channel that declares its own history: no builder setting needed.
+#[axum_realtime::channel("declared", history = 3, ttl_secs = 60)]
+struct Declared {
+    n: u64,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_declares_its_history() {
+    let rt = Realtime::new();
+    let server = server(&rt).await;
+    let (mut stream, _) = open(server.addr, &[], &["declared"]).await;
+    let _ = Declared { n: 0 }.send_to(&rt, everyone).unwrap();
+    let position = read(&mut stream, 1).await[0].id.clone();
+    drop(stream);
+    for n in 1..=3 {
+        let _ = Declared { n }.send_to(&rt, everyone).unwrap();
+    }
+    let (mut resumed, _) = open(server.addr, &[&last_event_id(&position)], &["declared"]).await;
+    let data: Vec<String> = read(&mut resumed, 3)
+        .await
+        .into_iter()
+        .map(|e| e.data)
+        .collect();
+    assert_eq!(data, [r#"{"n":1}"#, r#"{"n":2}"#, r#"{"n":3}"#]);
+
+    // It keeps 3: a client further behind gets a resync.
+    let _ = Declared { n: 4 }.send_to(&rt, everyone).unwrap();
+    let (mut behind, _) = open(server.addr, &[&last_event_id(&position)], &["declared"]).await;
+    assert_eq!(
+        resync_topics(&read(&mut behind, 1).await),
+        [vec!["declared".to_owned()]]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_application_reads_a_topics_history_since_a_position() {
+    let rt = Realtime::builder().history_for("chat", 3, HOUR).build();
+    assert_eq!(rt.history("chat", None), Some(vec![]));
+    assert_eq!(rt.history("news", None), None, "news keeps none");
+    for n in 0..5_u64 {
+        let _ = rt.send_to("chat", &n, everyone).unwrap();
+    }
+    let all = rt.history("chat", None).unwrap_or_default();
+    assert_eq!(
+        all.iter().map(|s| s.data.as_str()).collect::<Vec<_>>(),
+        ["2", "3", "4"]
+    );
+    let since = rt.history("chat", Some(&all[0].id)).unwrap();
+    assert_eq!(since, all[1..]);
+    assert_eq!(
+        rt.history("chat", Some("XXXXXXXX-1")),
+        None,
+        "another epoch"
+    );
+    let (epoch, _) = all[0].id.rsplit_once('-').unwrap();
+    assert_eq!(
+        rt.history("chat", Some(&format!("{epoch}-1"))),
+        None,
+        "older than kept"
+    );
+}

@@ -2,7 +2,7 @@
 //! what the payload is sent as. Every error is collected, so one build shows every mistake.
 
 use syn::punctuated::Punctuated;
-use syn::{Attribute, Error, Item, LitStr, Path, Token};
+use syn::{Attribute, Error, Item, LitInt, LitStr, Path, Token};
 
 use super::parse::ChannelInput;
 use super::{Channel, Kind, Payload};
@@ -23,13 +23,45 @@ pub(crate) fn check(input: ChannelInput) -> syn::Result<Channel> {
             "missing channel name; write `#[channel(\"chat\")]`",
         )),
     };
+    let history = history(args.history.as_ref(), args.ttl_secs.as_ref());
     let (name, payload) = crate::errors::both(name, payload(item))?;
+    let history = history?;
     Ok(Channel {
         name,
         krate: crate_path(args.krate.as_ref()),
         kind: kind(payload.attrs()),
         payload,
+        history,
     })
+}
+
+/// Seconds a channel with `history = N` and no `ttl_secs` keeps its sends.
+const DEFAULT_TTL_SECS: u64 = 300;
+
+/// `history = N` (at least 1) and `ttl_secs = N` (at least 1, only with `history`).
+fn history(count: Option<&LitInt>, ttl: Option<&LitInt>) -> syn::Result<(usize, u64)> {
+    let positive = |lit: &LitInt, what: &str| -> syn::Result<u64> {
+        match lit.base10_parse::<u64>() {
+            Ok(0) | Err(_) => Err(Error::new(
+                lit.span(),
+                format!("`{what}` is a whole number of at least 1"),
+            )),
+            Ok(n) => Ok(n),
+        }
+    };
+    match (count, ttl) {
+        (None, None) => Ok((0, 0)),
+        (None, Some(ttl)) => Err(Error::new(
+            ttl.span(),
+            "`ttl_secs` says how long the history keeps each send: add `history = N`, how many",
+        )),
+        (Some(count), ttl) => {
+            let count = usize::try_from(positive(count, "history")?)
+                .map_err(|_| Error::new(count.span(), "`history` is too large"))?;
+            let ttl = ttl.map_or(Ok(DEFAULT_TTL_SECS), |ttl| positive(ttl, "ttl_secs"))?;
+            Ok((count, ttl))
+        }
+    }
 }
 
 /// A struct or an enum, without type parameters.
@@ -149,6 +181,60 @@ mod tests {
             .collect();
         assert_eq!(messages.len(), 2, "{messages:?}");
         assert!(messages[0].contains("a space") && messages[1].contains("generic"));
+    }
+
+    fn history_of(args: proc_macro2::TokenStream) -> Result<(usize, u64), String> {
+        let input = super::super::parse::parse(
+            args,
+            quote::quote!(
+                struct Msg;
+            ),
+        )
+        .unwrap();
+        check(input)
+            .map(|channel| channel.history)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn history_takes_a_count_and_a_ttl() {
+        assert_eq!(history_of(quote::quote!("chat")), Ok((0, 0)));
+        assert_eq!(
+            history_of(quote::quote!("chat", history = 100)),
+            Ok((100, 300))
+        );
+        assert_eq!(
+            history_of(quote::quote!("chat", history = 5, ttl_secs = 60)),
+            Ok((5, 60))
+        );
+        assert!(
+            history_of(quote::quote!("chat", ttl_secs = 60))
+                .unwrap_err()
+                .contains("add `history = N`")
+        );
+        assert!(
+            history_of(quote::quote!("chat", history = 0))
+                .unwrap_err()
+                .contains("at least 1")
+        );
+        assert!(
+            history_of(quote::quote!("chat", history = 3, ttl_secs = 0))
+                .unwrap_err()
+                .contains("at least 1")
+        );
+        let twice = super::super::parse::parse(
+            quote::quote!("chat", history = 1, history = 2),
+            quote::quote!(
+                struct Msg;
+            ),
+        );
+        assert!(
+            twice
+                .err()
+                .unwrap()
+                .to_string()
+                .contains("duplicate `history`")
+        );
     }
 
     #[test]

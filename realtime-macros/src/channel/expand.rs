@@ -16,6 +16,7 @@ pub(crate) fn expand(channel: Channel) -> TokenStream {
         krate,
         mut payload,
         kind,
+        history: (history_count, history_ttl),
     } = channel;
     match kind {
         Kind::Json { derive_serialize } => {
@@ -77,6 +78,8 @@ pub(crate) fn expand(channel: Channel) -> TokenStream {
                 #name,
                 ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#ident)),
                 #registry_kind,
+                #history_count,
+                #history_ttl,
             )
         }
     }

@@ -22,6 +22,8 @@ pub(crate) struct Channel {
     pub(crate) krate: TokenStream,
     pub(crate) payload: Payload,
     pub(crate) kind: Kind,
+    /// How many recent sends the channel keeps, and for how many seconds; 0 keeps none.
+    pub(crate) history: (usize, u64),
 }
 
 /// The item `#[channel]` is put on: the payload type, without type parameters.

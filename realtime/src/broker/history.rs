@@ -225,6 +225,19 @@ impl History {
             .unwrap_or_default()
     }
 
+    /// Every send `topic` still keeps, oldest first.
+    pub(crate) fn kept(&self, topic: &str, now: Instant) -> Vec<Entry> {
+        let topics = self
+            .topics
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        topics.get(topic).map_or_else(Vec::new, |history| {
+            let mut history = lock(history);
+            history.prune(now);
+            history.entries.iter().cloned().collect()
+        })
+    }
+
     /// Forgets topics whose every entry has expired.
     fn sweep(&self, now: Instant) {
         let mut topics = self

@@ -36,6 +36,7 @@ mod load;
 mod order;
 pub(crate) mod outbox;
 mod pace;
+pub(crate) mod past;
 mod recent;
 mod registry;
 mod replay;
@@ -131,7 +132,20 @@ impl Realtime {
         let epoch = ClientId::random().as_str()[..8].to_owned();
         let load = load::Load::new(builder.config.hold_above_cores);
         let start_engine = builder.engine;
-        let history = history::History::new(builder.config.history, builder.history_for.clone());
+        // What channels declare (`#[channel("chat", history = N)]`), unless the builder set
+        // that topic itself.
+        let mut history_for = builder.history_for.clone();
+        for info in crate::channel::channels() {
+            if let Some(kept) = info.history {
+                history_for
+                    .entry(info.name.to_owned())
+                    .or_insert(history::Retention {
+                        count: kept.count,
+                        ttl: kept.ttl,
+                    });
+            }
+        }
+        let history = history::History::new(builder.config.history, history_for);
         let rt = Self {
             shared: Arc::new(Shared {
                 config: builder.config,
