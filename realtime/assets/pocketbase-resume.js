@@ -28,15 +28,17 @@
     var note = function (e) { if (e.lastEventId) lastId = e.lastEventId }
     var noted = new Set()
     var add = es.addEventListener.bind(es)
-    // Events reach listeners by name only: note the ids of every name the SDK listens to.
+    // Events reach listeners by name only: note the ids of every name the SDK listens to,
+    // but PB_CONNECT's. A new stream's PB_CONNECT comes before what it missed: taking its id
+    // would skip that, were this stream lost too before its subscription landed.
     es.addEventListener = function (name, listener, options) {
-      if (!noted.has(name)) {
+      if (name !== 'PB_CONNECT' && !noted.has(name)) {
         noted.add(name)
         add(name, note)
       }
       return add(name, listener, options)
     }
-    es.addEventListener('PB_CONNECT', function (e) { if (!lastId) note(e) })
+    add('PB_CONNECT', function (e) { if (!lastId) note(e) }) // nothing seen yet: resume from here
     return es
   }
   Resuming.prototype = Native.prototype

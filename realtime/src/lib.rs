@@ -16,6 +16,12 @@
 //!   `in_room("7")`; only the arguments travel), and combinations of them. Signatures are
 //!   checked at compile time; a closure is accepted only by the sends that say they stay on
 //!   this node ([`Realtime::send_local`]). See [`filter`](mod@filter).
+//! - **Recovery**: topics that keep a history ([`Builder::history`], [`Builder::history_for`])
+//!   give a client that reconnects with `Last-Event-ID` (or `?lastEventId=`) every message it
+//!   missed, once and in order, before anything live; when the server cannot tell what was
+//!   missed, one `PB_RESYNC` event names the topics to reload. The HTMX extension resumes by
+//!   itself and turns `PB_RESYNC` into the DOM event `sse:resync`; the PocketBase SDK resumes
+//!   once the page loads the helper at [`endpoint::SDK_RESUME_PATH`] before it.
 //! - **One broker** per application ([`Realtime`]), cheap to clone, with the limits a public
 //!   server needs ([`Builder`], [`serve`]).
 //!

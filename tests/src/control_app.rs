@@ -4,6 +4,7 @@
 //! The contract is described in `tests/js/README.md`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Json;
@@ -15,11 +16,26 @@ use serde_json::{Map, Value, json};
 /// The signing secret of the test server's tokens.
 pub const SECRET: &[u8] = b"realtime-tests-secret-32-bytes!!";
 
+/// How many sends of each topic the control app keeps, so that a client resuming after a drop
+/// in the middle of a burst gets every one it missed.
+pub const HISTORY: usize = 1000;
+
+/// The topic whose history is short enough for a test to outrun it (and get `PB_RESYNC`).
+pub const SHORT_HISTORY_TOPIC: &str = "short";
+
+/// How many sends [`SHORT_HISTORY_TOPIC`] keeps.
+pub const SHORT_HISTORY: usize = 3;
+
 /// The broker and router of the control app. The subscribe hook copies
-/// `options.query.roomId` onto the client as `roomId`, as the seed's room filter needs.
+/// `options.query.roomId` onto the client as `roomId`, as the seed's room filter needs. Every
+/// topic keeps a history of [`HISTORY`] sends ([`SHORT_HISTORY_TOPIC`]: [`SHORT_HISTORY`]),
+/// for five minutes.
 pub fn control_app() -> (Realtime, Router) {
+    let ttl = Duration::from_mins(5);
     let rt = Realtime::builder()
         .authenticator(JwtAuth::new(SECRET))
+        .history(HISTORY, ttl)
+        .history_for(SHORT_HISTORY_TOPIC, SHORT_HISTORY, ttl)
         .on_subscribe(|client, sub| {
             if let Some(room) = sub.options().query.get("roomId") {
                 client.set("roomId", room.clone());

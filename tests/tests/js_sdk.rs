@@ -35,6 +35,7 @@ sdk_tests! {
     sdk_reconnects_after_server_drop => "reconnect.test.mjs",
     sdk_sees_pocketbase_error_bodies => "errors.test.mjs",
     sdk_default_and_custom_filters => "filters.test.mjs",
+    sdk_resumes_with_the_served_helper => "resume.test.mjs",
 }
 
 #[test]
@@ -52,5 +53,5 @@ fn every_sdk_test_file_is_run() {
             "{file} is not run by js_sdk.rs"
         );
     }
-    assert_eq!(files.len(), 6);
+    assert_eq!(files.len(), 7);
 }

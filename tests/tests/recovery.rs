@@ -334,4 +334,44 @@ async fn the_application_reads_a_topics_history_since_a_position() {
         None,
         "older than kept"
     );
+
+/// A browser's `EventSource` takes every `id:` as its last event id, the new stream's
+/// `PB_CONNECT` included: a stream lost again before its subscription landed resumes with
+/// that stream's client id, and must still get what was missed before it opened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_stream_lost_before_it_subscribed_stands_for_where_it_resumed_from() {
+    let rt = Realtime::builder().history(100, HOUR).build();
+    let server = server(&rt).await;
+    let (mut stream, first_id) = open(server.addr, &[], &["chat"]).await;
+    let _ = rt.send_to("chat", &0_u64, everyone).unwrap();
+    let position = read(&mut stream, 1).await[0].id.clone();
+    rt.client(&first_id).expect("connected").disconnect();
+    realtime_tests::wait::eventually("the first client is gone", || {
+        rt.client(&first_id).is_none()
+    })
+    .await;
+    let _ = rt.send_to("chat", &1_u64, everyone).unwrap(); // missed
+
+    // The browser reconnects, sees the new PB_CONNECT, and loses that stream too.
+    let mut lost = SseStream::open(server.addr, &[&last_event_id(&position)]).await;
+    let lost_id = lost.client_id().await;
+    drop(lost);
+    realtime_tests::wait::eventually("the lost client is gone", || rt.client(&lost_id).is_none())
+        .await;
+    let _ = rt.send_to("chat", &2_u64, everyone).unwrap(); // missed too
+
+    let (mut resumed, _) = open(server.addr, &[&last_event_id(&lost_id)], &["chat"]).await;
+    let events = read(&mut resumed, 2).await;
+    assert_eq!(numbers(&events), [1, 2], "{events:?}");
+    assert!(resync_topics(&events).is_empty());
+
+    // Where the server could not tell what a stream missed, its id cannot tell either.
+    let mut lost = SseStream::open(server.addr, &[&last_event_id("XXXXXXXX-1")]).await;
+    let lost_id = lost.client_id().await;
+    drop(lost);
+    realtime_tests::wait::eventually("the lost client is gone", || rt.client(&lost_id).is_none())
+        .await;
+    let (mut resumed, _) = open(server.addr, &[&last_event_id(&lost_id)], &["chat"]).await;
+    let events = read(&mut resumed, 1).await;
+    assert_eq!(resync_topics(&events), [vec!["chat".to_owned()]]);
 }

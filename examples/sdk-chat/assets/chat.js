@@ -94,10 +94,17 @@
   // --- history and live messages -----------------------------------------------------
   //
   // The server stores a message before it broadcasts it, so the history is always a
-  // superset of what was broadcast before it was read. On every (re)connect, once the
-  // subscription is active, the page reloads the history (catching up on anything missed
-  // while disconnected); live messages arriving meanwhile are held back, and those the
+  // superset of what was broadcast before it was read. Once the subscription is active, the
+  // page loads the history; live messages arriving meanwhile are held back, and those the
   // history already holds (a prefix of them, matching its tail) are not shown twice.
+  //
+  // After a reconnect, /_realtime/pocketbase-resume.js (loaded before the SDK) has the
+  // server send what the page missed, before anything live: the history is loaded again only
+  // when the server cannot tell what was missed (PB_RESYNC). Without that helper, every
+  // reconnect reloads the history instead.
+
+  const resumes = window.EventSource?.resumesRealtime === true;
+  let loaded = false;
 
   let pending = null; // live messages held back while a history load is in flight
   let generation = 0;
@@ -141,6 +148,8 @@
   // subscriptions: from then on no broadcast on `chat` is missed.
   function onConnect() {
     setStatus(pb.realtime.isConnected ? "live" : "connecting");
+    if (loaded && resumes) return; // what was missed comes as messages, or as a PB_RESYNC
+    loaded = true;
     loadHistory();
   }
 
@@ -149,6 +158,7 @@
     try {
       await Promise.all([
         pb.realtime.subscribe("PB_CONNECT", onConnect),
+        pb.realtime.subscribe("PB_RESYNC", loadHistory),
         pb.realtime.subscribe("chat", onMessage),
       ]);
     } catch {

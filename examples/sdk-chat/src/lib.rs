@@ -11,6 +11,7 @@
 //! | `GET /api/messages` | the latest 100 messages, oldest first |
 //! | `GET`/`POST /api/realtime` | the realtime endpoint |
 //! | `GET /assets/pocketbase.umd.js` | the SDK, from npm at build time |
+//! | `GET /_realtime/pocketbase-resume.js` | loaded before the SDK: its reconnects get what they missed |
 
 use std::sync::LazyLock;
 
@@ -58,12 +59,14 @@ struct AppState {
     db: Db,
 }
 
-/// The page, with the SDK's path filled in.
+/// The page, with the paths of the SDK and of the resume helper loaded before it filled in.
 static INDEX_HTML: LazyLock<String> = LazyLock::new(|| {
-    include_str!("../assets/index.html").replace(
-        "{{POCKETBASE_PATH}}",
-        example_support::assets::POCKETBASE_PATH,
-    )
+    include_str!("../assets/index.html")
+        .replace("{{RESUME_PATH}}", axum_realtime::endpoint::SDK_RESUME_PATH)
+        .replace(
+            "{{POCKETBASE_PATH}}",
+            example_support::assets::POCKETBASE_PATH,
+        )
 });
 
 /// The page's script: the SDK subscription, the history, the form.

@@ -272,10 +272,11 @@ impl Client {
         }
     }
 
-    /// Notes where the order of sends stood at connect, and where the client says it stopped.
-    pub(crate) fn set_resume(&self, resume: Option<Resume>, connected_at: u64) {
+    /// Notes the position this stream stands for (see [`Client::connected_sequence`]), and
+    /// where the client says it stopped.
+    pub(crate) fn set_resume(&self, resume: Option<Resume>, connected_at: Option<u64>) {
         *lock(&self.state.resume) = Resumption {
-            connected_at: Some(connected_at),
+            connected_at,
             pending: resume,
         };
     }
@@ -290,7 +291,9 @@ impl Client {
         lock(&self.state.resume).pending.take()
     }
 
-    /// Where the order of sends stood when the stream opened (kept while history is on).
+    /// The position this stream stands for, which its `PB_CONNECT` id resumes from (kept
+    /// while history is on): where the order of sends stood when it opened, or where its
+    /// client said it stopped; `None` when that could not be told.
     pub(crate) fn connected_sequence(&self) -> Option<u64> {
         lock(&self.state.resume).connected_at
     }

@@ -397,14 +397,19 @@ impl Shared {
             Arc::downgrade(self),
         );
         if self.history.is_enabled() {
-            match self.engine() {
-                Some(engine) => {
-                    let (_, at) = self.cluster_order.current();
-                    client.set_resume(resume, at);
-                    engine.note_connect(client.id().as_str(), at, self.history.longest_ttl());
-                }
-                None => client.set_resume(resume, self.sequence.load(Ordering::Relaxed)),
+            let engine = self.engine();
+            // The order positions belong to: the application's (with an engine), or this broker's.
+            let from = if engine.is_some() {
+                let (epoch, at) = self.cluster_order.current();
+                self.resumed_from(resume.as_ref(), &epoch, at)
+            } else {
+                let at = self.sequence.load(Ordering::Relaxed);
+                self.resumed_from(resume.as_ref(), &self.epoch, at)
+            };
+            if let (Some(engine), Some(from)) = (engine, from) {
+                engine.note_connect(client.id().as_str(), from, self.history.longest_ttl());
             }
+            client.set_resume(resume, from);
         }
         if let Some(hook) = &self.hooks.on_connect {
             hook(&client);

@@ -17,6 +17,37 @@ use crate::wire::sse;
 pub(crate) const RESYNC_EVENT: &str = "PB_RESYNC";
 
 impl Shared {
+    /// The position a new stream stands for, in the order `epoch` which stands at `at`: `at`
+    /// for a client that says nothing, else where it says it stopped, if that can be told.
+    /// A browser's `EventSource` takes the stream's `PB_CONNECT` id as its last event id:
+    /// were the stream lost before its subscription brought what was missed, the client
+    /// resumes from that id, which must not skip what it still misses.
+    pub(super) fn resumed_from(
+        &self,
+        resume: Option<&Resume>,
+        epoch: &str,
+        at: u64,
+    ) -> Option<u64> {
+        let Some(resume) = resume else {
+            return Some(at);
+        };
+        match resume {
+            // With an engine, other nodes number sends too: a position past this node's
+            // count is one it has not received yet.
+            Resume::After {
+                epoch: from,
+                sequence,
+            } => {
+                (from == epoch && (*sequence <= at || self.engine().is_some())).then_some(*sequence)
+            }
+            Resume::Connected(old) => self
+                .find(old)
+                .and_then(|client| client.connected_sequence())
+                .or_else(|| self.recent.connected_at(old)),
+            Resume::Unknown => None,
+        }
+    }
+
     /// Queues for `client`, which says it stopped at `resume`, every send it missed on its
     /// topics that keep a history, in order, under each of its keys, each only if the send's
     /// filter accepts this client; then one `PB_RESYNC` naming the topics whose missed sends

@@ -293,3 +293,159 @@ export async function startExample(binPath, { port, dataDir } = {}) {
         },
     };
 }
+
+// --- a connection the test can cut ------------------------------------------------------
+
+/** The most requests a proxy remembers. */
+const PROXY_LOG = 500;
+
+/**
+ * A TCP proxy on 127.0.0.1 to the server at `targetPort`, for a page whose connection a test
+ * cuts: the browser's own network emulation (`context.setOffline`) leaves an open
+ * EventSource stream untouched, whereas closing the proxy's sockets is what a lost network
+ * does to both ends, so the server sees the client leave. Resolves with
+ *
+ *   { url, port, requests, connectIds, cut(mode), restore(), close() }
+ *
+ * - `cut("reset")` resets every open connection and every new one until `restore()` (the
+ *   network is gone); `cut("unavailable")` closes the open ones and answers every new request
+ *   `503` (a proxy in front of a restarting server): an EventSource then gives up, and the
+ *   page must open a new one itself.
+ * - `requests`: every request seen, oldest first, as `{ method, target, headers, at }`
+ *   (`headers` by lower-case name; `at`: `Date.now()` when its head arrived).
+ * - `connectIds`: the client id of every `PB_CONNECT` the server sent through the proxy.
+ */
+export async function startCutProxy(targetPort) {
+    const pairs = new Set();
+    const requests = [];
+    const connectIds = [];
+    let mode = "open";
+
+    const closePair = (pair, reset) => {
+        pairs.delete(pair);
+        if (reset) pair.client.resetAndDestroy();
+        else pair.client.destroy();
+        pair.upstream.destroy();
+    };
+
+    const server = net.createServer((client) => {
+        client.on("error", () => {});
+        if (mode === "reset") {
+            client.resetAndDestroy();
+            return;
+        }
+        if (mode === "unavailable") {
+            const read = readRequests(requests);
+            client.once("data", (chunk) => {
+                read(chunk);
+                client.end("HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            });
+            return;
+        }
+        const upstream = net.connect(targetPort, "127.0.0.1");
+        upstream.on("error", () => {});
+        const pair = { client, upstream };
+        pairs.add(pair);
+        const end = () => pairs.has(pair) && closePair(pair, false);
+        client.on("close", end);
+        upstream.on("close", end);
+        client.on("data", readRequests(requests));
+        upstream.on("data", readConnectId(connectIds));
+        client.pipe(upstream);
+        upstream.pipe(client);
+    });
+    await new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(0, "127.0.0.1", resolve);
+    });
+    const { port } = server.address();
+    return {
+        url: `http://127.0.0.1:${port}`,
+        port,
+        requests,
+        connectIds,
+        cut(how = "reset") {
+            if (how !== "reset" && how !== "unavailable") throw new Error(`unknown cut ${how}`);
+            mode = how;
+            for (const pair of [...pairs]) closePair(pair, how === "reset");
+        },
+        restore() {
+            mode = "open";
+        },
+        close() {
+            mode = "reset";
+            for (const pair of [...pairs]) closePair(pair, true);
+            return new Promise((resolve) => server.close(() => resolve()));
+        },
+    };
+}
+
+/** Reads the request heads of one connection's bytes into `log` (bodies are skipped). */
+function readRequests(log) {
+    let buffer = "";
+    let skip = 0; // body bytes still to pass over
+    return (chunk) => {
+        buffer += chunk.toString("latin1");
+        for (;;) {
+            if (skip) {
+                const n = Math.min(skip, buffer.length);
+                buffer = buffer.slice(n);
+                skip -= n;
+                if (skip) return;
+            }
+            const end = buffer.indexOf("\r\n\r\n");
+            if (end < 0) {
+                if (buffer.length > 65_536) buffer = ""; // not HTTP we can read: give up on it
+                return;
+            }
+            const [line, ...fields] = buffer.slice(0, end).split("\r\n");
+            buffer = buffer.slice(end + 4);
+            const [method, target] = line.split(" ");
+            const headers = {};
+            for (const field of fields) {
+                const colon = field.indexOf(":");
+                if (colon > 0) headers[field.slice(0, colon).trim().toLowerCase()] = field.slice(colon + 1).trim();
+            }
+            skip = Number(headers["content-length"] ?? 0) || 0;
+            log.push({ method, target, headers, at: Date.now() });
+            if (log.length > PROXY_LOG) log.shift();
+        }
+    };
+}
+
+/** Appends to `ids` the client id of every `PB_CONNECT` in one connection's responses. */
+function readConnectId(ids) {
+    const pattern = /id:([A-Za-z0-9]+)\nevent:PB_CONNECT\n/g;
+    let tail = ""; // the end of what came before, in case an event is split across chunks
+    return (chunk) => {
+        const text = tail + chunk.toString("latin1");
+        let end = 0;
+        for (const match of text.matchAll(pattern)) {
+            ids.push(match[1]);
+            end = match.index + match[0].length;
+        }
+        tail = text.slice(Math.max(end, text.length - 256));
+    };
+}
+
+/**
+ * Resolves once the server at `url` no longer knows the realtime client `clientId` (a
+ * subscription `POST` for it answers 404): it saw that stream end. Rejects after `ms`.
+ */
+export async function waitForServerToForget(url, clientId, ms = DEFAULT_TIMEOUT) {
+    let last;
+    await waitFor(
+        async () => {
+            const response = await fetch(`${url}/api/realtime`, {
+                method: "POST",
+                headers: { "Content-Type": "application/json" },
+                body: JSON.stringify({ clientId, subscriptions: [] }),
+                signal: AbortSignal.timeout(2_000),
+            });
+            last = `${response.status} ${await response.text()}`;
+            return response.status === 404;
+        },
+        ms,
+        () => `the server to forget client ${clientId} (last answer: ${last})`,
+    );
+}
