@@ -334,6 +334,7 @@ async fn the_application_reads_a_topics_history_since_a_position() {
         None,
         "older than kept"
     );
+}
 
 /// A browser's `EventSource` takes every `id:` as its last event id, the new stream's
 /// `PB_CONNECT` included: a stream lost again before its subscription landed resumes with

@@ -381,14 +381,18 @@ async fn stay_subscribed(
         }
         // Where the order of sends stands, now that nothing after it can be missed.
         let order: Result<Vec<Option<String>>, _> = publisher.mget(order_keys.to_vec()).await;
-        if let (Ok([Some(epoch), Some(sequence)]), Some(broker)) = (
-            order
-                .map(<[Option<String>; 2]>::try_from)
-                .map(|r| r.unwrap_or([None, None])),
-            broker.upgrade(),
-        ) && let Ok(sequence) = sequence.parse()
-        {
-            broker.join_order(&epoch, sequence);
+        if let (Ok(order), Some(broker)) = (order, broker.upgrade()) {
+            match <[Option<String>; 2]>::try_from(order) {
+                Ok([Some(epoch), Some(sequence)]) => {
+                    if let Ok(sequence) = sequence.parse() {
+                        broker.join_order(&epoch, sequence);
+                    }
+                }
+                // No order in Redis (a fresh one, or one that lost its data): whatever this
+                // node kept belongs to no order any more.
+                Ok([None, _]) => broker.join_order("", 0),
+                _ => {}
+            }
         }
         listening.store(true, Ordering::Relaxed);
         // Several reconnects missed while busy are one reason to subscribe again.
