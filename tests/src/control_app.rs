@@ -10,7 +10,11 @@ use axum::Router;
 use axum::extract::Json;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum_realtime::{AuthRecord, Filter, JwtAuth, Realtime, RequestAuth};
+use axum_realtime::filter::same_user_or_all;
+use axum_realtime::{
+    AuthRecord, Builder, Channel, Client, Filter, JwtAuth, OtherNodes, Realtime, RequestAuth,
+    Template, channel, filter,
+};
 use serde_json::{Map, Value, json};
 
 /// The signing secret of the test server's tokens.
@@ -32,24 +36,41 @@ pub const SHORT_HISTORY: usize = 3;
 /// for five minutes.
 pub fn control_app() -> (Realtime, Router) {
     let ttl = Duration::from_mins(5);
-    let rt = Realtime::builder()
+    control_app_with(|builder| {
+        builder
+            .history(HISTORY, ttl)
+            .history_for(SHORT_HISTORY_TOPIC, SHORT_HISTORY, ttl)
+    })
+}
+
+/// The control app on a broker that `configure` finishes (without the history of
+/// [`control_app`]), e.g. one node of several:
+/// `control_app_with(|builder| builder.redis(&url).unwrap())`.
+pub fn control_app_with(configure: impl FnOnce(Builder) -> Builder) -> (Realtime, Router) {
+    let builder = Realtime::builder()
         .authenticator(JwtAuth::new(SECRET))
-        .history(HISTORY, ttl)
-        .history_for(SHORT_HISTORY_TOPIC, SHORT_HISTORY, ttl)
         .on_subscribe(|client, sub| {
             if let Some(room) = sub.options().query.get("roomId") {
                 client.set("roomId", room.clone());
             }
-        })
-        .build();
+        });
+    let rt = configure(builder).build();
     let jwt = Arc::new(JwtAuth::new(SECRET));
-    let (send_rt, drop_rt, list_rt) = (rt.clone(), rt.clone(), rt.clone());
+    let (send_rt, capture_rt, drop_rt, list_rt) = (rt.clone(), rt.clone(), rt.clone(), rt.clone());
     let router = Router::new()
         .route(
             "/test/send",
             post(
                 move |auth: RequestAuth, Json(body): Json<Value>| async move {
                     send(&send_rt, &auth, &body)
+                },
+            ),
+        )
+        .route(
+            "/test/capture",
+            post(
+                move |auth: RequestAuth, Json(body): Json<Value>| async move {
+                    capture(&capture_rt, &auth, &body)
                 },
             ),
         )
@@ -79,22 +100,66 @@ fn send(rt: &Realtime, auth: &RequestAuth, body: &Value) -> Reply {
     let topic = body["topic"]
         .as_str()
         .ok_or_else(|| bad("`topic` must be a string"))?;
-    let data = &body["data"];
-    let delivery = match &body["filter"] {
-        Value::String(name) if name == "default" => rt.send(topic, data, auth),
-        Value::String(name) if name == "all" => rt.send_to(topic, data, axum_realtime::everyone),
-        Value::Object(rule) => rt.send_to(topic, data, rule_filter(rule)),
-        other => return Err(bad(format!("unknown filter {other}"))),
+    let delivery = rt
+        .send_to(topic, &body["data"], filter_of(&body["filter"], auth)?)
+        .map_err(|err| bad(err.to_string()))?;
+    Ok(Json(json!({
+        "reached": delivery.reached,
+        "dropped": delivery.dropped,
+        "otherNodes": other_nodes(delivery.other_nodes),
+    })))
+}
+
+/// The name of the control app's captured HTML channel. Every test binary that links this
+/// crate may see it among the registered channels.
+pub const CAPTURED_HTML: &str = CapturedHtml::NAME;
+
+/// The captured channel: a fragment rendered once, on the node that sends it.
+#[channel("captured-html")]
+#[derive(Template)]
+#[template(source = "<p class=\"captured\">{{ text }}</p>", ext = "html")]
+struct CapturedHtml {
+    text: String,
+}
+
+fn capture(rt: &Realtime, auth: &RequestAuth, body: &Value) -> Reply {
+    let text = body["text"]
+        .as_str()
+        .ok_or_else(|| bad("`text` must be a string"))?;
+    let page = CapturedHtml { text: text.into() };
+    let captured = page
+        .capture_to(rt, filter_of(&body["filter"], auth)?)
+        .map_err(|err| bad(err.to_string()))?;
+    Ok(Json(json!({
+        "html": captured.html,
+        "reached": captured.delivery.reached,
+        "otherNodes": other_nodes(captured.delivery.other_nodes),
+    })))
+}
+
+/// The filter a control request names: `"default"` (by `auth`, the sender's), `"all"`, or
+/// an object of [`rule_filter`] conditions.
+fn filter_of(filter: &Value, auth: &RequestAuth) -> Result<Filter, (StatusCode, String)> {
+    match filter {
+        Value::String(name) if name == "default" => Ok(same_user_or_all(auth)),
+        Value::String(name) if name == "all" => Ok(axum_realtime::everyone),
+        Value::Object(rule) => Ok(rule_filter(rule)),
+        other => Err(bad(format!("unknown filter {other}"))),
     }
-    .map_err(|err| bad(err.to_string()))?;
-    Ok(Json(
-        json!({ "reached": delivery.reached, "dropped": delivery.dropped }),
-    ))
+}
+
+fn other_nodes(other_nodes: OtherNodes) -> &'static str {
+    match other_nodes {
+        OtherNodes::Alone => "alone",
+        OtherNodes::Published => "published",
+        OtherNodes::Unreached => "unreached",
+    }
 }
 
 /// The seed's custom filters, as portable built-in ones: by room, by user, by superuser, by
-/// role, by another subscription; every condition must hold. A condition the contract does not
-/// know reaches nobody.
+/// role, by another subscription, and by room again through a `#[filter]` function of this
+/// crate (`roomFn`); every condition must hold. A condition the contract does not know reaches
+/// nobody.
 fn rule_filter(conditions: &Map<String, Value>) -> Filter {
     Filter::all(
         conditions
@@ -105,9 +170,16 @@ fn rule_filter(conditions: &Map<String, Value>) -> Filter {
                 ("superuser", Value::Bool(true)) => Filter::superusers(),
                 ("role", Value::String(role)) => Filter::auth_field("role", role.as_str()),
                 ("subscribed", Value::String(topic)) => Filter::subscribed_to(topic),
+                ("roomFn", Value::String(room)) => in_room(room),
                 _ => Filter::any([]),
             }),
     )
+}
+
+/// A client whose subscribe hook stored `room` as its `roomId`.
+#[filter]
+fn in_room(client: &Client, room: &str) -> bool {
+    client.get::<String>("roomId").as_deref() == Some(room)
 }
 
 fn token(jwt: &JwtAuth, body: &Value) -> Reply {
