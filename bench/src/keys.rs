@@ -218,7 +218,7 @@ pub(crate) async fn run(
             "keys of {longest} bytes: at most {MAX_KEY} are accepted"
         ));
     }
-    let (addr, pid) = (config.addr, config.server_pid);
+    let (addr, pid) = (config.addrs[0], config.server_pids.first().copied());
     let clock = Arc::new(Clock {
         start: Instant::now(),
         delivered: AtomicU64::new(0),
@@ -354,9 +354,10 @@ pub(crate) async fn run(
     report.record_latencies(&latencies);
     report.record_usage(
         Usage {
-            server_cpu: cpu_before.zip(cpu_after),
+            server_cpu: cpu_before.zip(cpu_after).map(|(b, a)| (vec![b], vec![a])),
             server_rss: rss_base.zip(rss_idle),
             own_cpu: own_before.zip(own_after),
+            redis_cpu: None,
         },
         config.connections,
         config.threads,

@@ -1,7 +1,7 @@
 //! The benchmark's shared code: a minimal HTTP/1.1 client over raw loopback sockets, a streaming
 //! Server-Sent Events parser that allocates nothing per event, a latency histogram, readings of
-//! a server's CPU time and memory from `/proc`, the load generator itself (and its keys scenario)
-//! and its report; and the micro-benchmarks: the broker alone in memory (`micro`) and the write
+//! a server's CPU time and memory from `/proc`, a Redis server's command counts, the load
+//! generator itself (and its keys scenario) and its report; and the micro-benchmarks: the broker alone in memory (`micro`) and the write
 //! system call's floor (`floor`).
 //!
 //! Three binaries use it: `bench-server` (the bench server, `src/bin/bench-server.rs`),
@@ -17,5 +17,6 @@ mod keys;
 pub mod loadgen;
 pub mod micro;
 pub mod procfs;
+pub mod redis_stats;
 pub mod report;
 pub mod sse;

@@ -8,6 +8,11 @@
 //! its own publishers and the same load, and latencies are kept per room too; a message of
 //! another room counts as malformed.
 //!
+//! With several servers (the nodes of one application, joined by Redis), the clients are
+//! spread over them round-robin, and the sends go to the first (or, with [`SendTo::All`],
+//! each publisher to a server of its own); CPU time and memory are summed over the servers,
+//! Redis's CPU time is read apart, and so are its command counts (`INFO commandstats`).
+//!
 //! One run per process: latencies go to per-thread histograms (one per room) kept in a
 //! process-wide list.
 
@@ -27,6 +32,7 @@ use tokio::sync::{Semaphore, mpsc};
 use crate::histogram::Histogram;
 use crate::http::{self, Conn};
 use crate::procfs;
+use crate::redis_stats;
 use crate::report::{Report, Usage};
 use crate::sse::{self, Parser};
 
@@ -56,13 +62,32 @@ pub enum Load {
     },
 }
 
+/// Which servers the publishers send to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SendTo {
+    /// Every send goes to the first server; the others get theirs through Redis.
+    #[default]
+    First,
+    /// Publisher k (over all rooms) sends to server k mod n, so sends start on every server
+    /// once there are as many publishers. Each publisher keeps to one server: the engine
+    /// orders the sends of one publisher on one node, not sends made on different nodes.
+    All,
+}
+
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The server (a loopback address).
-    pub addr: SocketAddr,
-    /// The server's process id, for its CPU time and memory.
-    pub server_pid: Option<u32>,
+    /// The servers (loopback addresses), one or more nodes of one application: client i
+    /// connects and subscribes to server i mod n, the sends go as [`Config::send_to`] says.
+    pub addrs: Vec<SocketAddr>,
+    /// Which servers the publishers send to.
+    pub send_to: SendTo,
+    /// The servers' process ids: their CPU time and memory are summed.
+    pub server_pids: Vec<u32>,
+    /// The Redis server's process id: its CPU time is read too, apart.
+    pub redis_pid: Option<u32>,
+    /// The Redis server's address (loopback): its command counts before and after the sends.
+    pub redis_addr: Option<SocketAddr>,
     /// The server's name in the report.
     pub label: String,
     /// The scenario's name in the report.
@@ -178,7 +203,9 @@ impl Plan {
 }
 
 struct Shared {
-    addr: SocketAddr,
+    /// The servers, as [`Config::addrs`].
+    addrs: Vec<SocketAddr>,
+    send_to: SendTo,
     start: Instant,
     /// Each room's topic (one, `Config::topic`, without rooms).
     topics: Vec<String>,
@@ -195,6 +222,19 @@ impl Shared {
     fn now_ns(&self) -> u64 {
         u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
+
+    /// The server publisher `stamp` (its number over all rooms) sends to.
+    fn send_addr(&self, stamp: usize) -> SocketAddr {
+        match self.send_to {
+            SendTo::First => self.addrs[0],
+            SendTo::All => self.addrs[stamp % self.addrs.len()],
+        }
+    }
+}
+
+/// The server client `index` connects to: round-robin over `servers`.
+fn server_of(index: usize, servers: usize) -> usize {
+    index % servers.max(1)
 }
 
 /// One client's bookkeeping.
@@ -410,13 +450,14 @@ impl Pool {
 
 const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Opens one client's stream, reads its `PB_CONNECT`, subscribes it to its room's topic.
+/// Opens one client's stream, reads its `PB_CONNECT`, subscribes it to its room's topic, on
+/// the server of `pool`.
 async fn setup(
     shared: &Shared,
     pool: &Pool,
     room: usize,
 ) -> Result<(TcpStream, Arc<Mutex<Client>>), String> {
-    let stream = http::open_stream(shared.addr, "/api/realtime")
+    let stream = http::open_stream(pool.addr, "/api/realtime")
         .await
         .map_err(|err| format!("open the stream: {err}"))?;
     let client = Arc::new(Mutex::new(Client {
@@ -489,6 +530,7 @@ async fn publish(
     let publishers = shared.plan.counts.len() as u64;
     let topic = &shared.topics[room];
     let stamp = room * shared.plan.counts.len() + publisher;
+    let addr = shared.send_addr(stamp);
     for seq in 0..shared.plan.counts[publisher] {
         if let Some(interval) = shared.plan.interval_ns {
             // Rooms take turns within an interval, as independent publishers would.
@@ -501,7 +543,7 @@ async fn publish(
             out.max_lag_ns = out.max_lag_ns.max(shared.now_ns().saturating_sub(due));
         }
         if conn.is_none() {
-            match Conn::connect(shared.addr).await {
+            match Conn::connect(addr).await {
                 Ok(c) => conn = Some(c),
                 Err(err) => {
                     out.errors += 1;
@@ -575,8 +617,51 @@ fn cpu_of(pid: Option<u32>) -> Option<Duration> {
     procfs::cpu_time(&pid?.to_string()).ok()
 }
 
-fn rss_of(pid: Option<u32>) -> Option<u64> {
-    procfs::rss_bytes(&pid?.to_string()).ok()
+/// Each process's CPU time, in the order of `pids`; `None` if any cannot be read (or none
+/// is given).
+fn cpu_each(pids: &[u32]) -> Option<Vec<Duration>> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|&pid| cpu_of(Some(pid))).collect()
+}
+
+/// The processes' resident memory, summed; `None` if any cannot be read (or none is given).
+fn rss_sum(pids: &[u32]) -> Option<u64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter()
+        .map(|pid| procfs::rss_bytes(&pid.to_string()).ok())
+        .sum()
+}
+
+/// Redis's command counts, or `None` (with a warning) when it cannot be read: the run goes on.
+async fn redis_calls(addr: Option<SocketAddr>) -> Option<redis_stats::Calls> {
+    match redis_stats::command_calls(addr?).await {
+        Ok(calls) => Some(calls),
+        Err(err) => {
+            eprintln!("loadgen: cannot read Redis's INFO commandstats: {err}");
+            None
+        }
+    }
+}
+
+/// Refuses what is not on this machine.
+fn check_loopback(addrs: &[SocketAddr], redis: Option<SocketAddr>) -> Result<(), String> {
+    if addrs.is_empty() {
+        return Err("no server address".into());
+    }
+    match addrs
+        .iter()
+        .chain(&redis)
+        .find(|addr| !addr.ip().is_loopback())
+    {
+        Some(addr) => Err(format!(
+            "{addr} is not a loopback address: the load generator only talks to this machine"
+        )),
+        None => Ok(()),
+    }
 }
 
 fn secs(nanos: u64) -> f64 {
@@ -594,12 +679,7 @@ fn secs(nanos: u64) -> f64 {
     reason = "one sequence of phases, read top to bottom; counts far below 2^53"
 )]
 pub async fn run(config: &Config) -> Result<Report, String> {
-    if !config.addr.ip().is_loopback() {
-        return Err(format!(
-            "{} is not a loopback address: the load generator only talks to this machine",
-            config.addr
-        ));
-    }
+    check_loopback(&config.addrs, config.redis_addr)?;
     if config.topic.is_empty()
         || !config
             .topic
@@ -616,12 +696,16 @@ pub async fn run(config: &Config) -> Result<Report, String> {
         if config.rooms.is_some() {
             return Err("the keys scenario has one topic: it takes no rooms".into());
         }
+        if config.addrs.len() > 1 {
+            return Err("the keys scenario runs against one server".into());
+        }
         return crate::keys::run(config, per_client, key_bytes).await;
     }
     let topics = room_topics(config)?;
     let plan = Plan::new(config)?;
     let shared = Arc::new(Shared {
-        addr: config.addr,
+        addrs: config.addrs.clone(),
+        send_to: config.send_to,
         start: Instant::now(),
         topics,
         padding: "x".repeat(config.payload_bytes),
@@ -629,16 +713,22 @@ pub async fn run(config: &Config) -> Result<Report, String> {
         delivered: AtomicU64::new(0),
         last_delivery_ns: AtomicU64::new(0),
     });
-    let pid = config.server_pid;
-    let rss_base = rss_of(pid);
+    let pids = &config.server_pids;
+    let rss_base = rss_sum(pids);
 
-    // Connect and subscribe every client, a bounded number at a time.
+    // Connect and subscribe every client, a bounded number at a time, each on its own server.
     let connect_start = Instant::now();
-    let pool = Arc::new(Pool {
-        addr: config.addr,
-        idle: Mutex::default(),
-        slots: Semaphore::new(config.subscribe_pool.max(1)),
-    });
+    let pools: Vec<Arc<Pool>> = config
+        .addrs
+        .iter()
+        .map(|&addr| {
+            Arc::new(Pool {
+                addr,
+                idle: Mutex::default(),
+                slots: Semaphore::new(config.subscribe_pool.max(1)),
+            })
+        })
+        .collect();
     let gate = Arc::new(Semaphore::new(config.connect_concurrency.max(1)));
     let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<Result<(), String>>();
     let mut clients = Vec::with_capacity(config.connections);
@@ -649,7 +739,8 @@ pub async fn run(config: &Config) -> Result<Report, String> {
             .acquire_owned()
             .await
             .map_err(|err| err.to_string())?;
-        let (shared, pool, ready) = (Arc::clone(&shared), Arc::clone(&pool), ready_tx.clone());
+        let pool = Arc::clone(&pools[server_of(index, pools.len())]);
+        let (shared, ready) = (Arc::clone(&shared), ready_tx.clone());
         let slot = Arc::new(Mutex::new(None));
         clients.push(Arc::clone(&slot));
         readers.push(tokio::spawn(async move {
@@ -693,13 +784,15 @@ pub async fn run(config: &Config) -> Result<Report, String> {
         }
     }
     let connect_s = connect_start.elapsed().as_secs_f64();
-    drop(pool); // closes the subscription connections
+    drop(pools); // closes the subscription connections
 
     tokio::time::sleep(config.hold).await;
-    let rss_idle = rss_of(pid);
+    let rss_idle = rss_sum(pids);
 
     // Send, and wait for the deliveries.
-    let cpu_before = cpu_of(pid);
+    let redis_before = redis_calls(config.redis_addr).await;
+    let cpu_before = cpu_each(pids);
+    let redis_cpu_before = cpu_of(config.redis_pid);
     let own_before = procfs::cpu_time("self").ok();
     let send_start_ns = shared.now_ns();
     let publishers: Vec<_> = (0..shared.topics.len())
@@ -712,9 +805,17 @@ pub async fn run(config: &Config) -> Result<Report, String> {
     }
     let sends_done_ns = shared.now_ns();
     let reached: u64 = published.iter().map(|p| p.reached).sum();
-    await_deliveries(&shared.delivered, reached, config.drain_timeout).await;
-    let cpu_after = cpu_of(pid);
+    // A node answers for its own clients only: with several, every client is owed each message.
+    let awaited = if config.addrs.len() > 1 {
+        config.connections as u64 * shared.plan.total
+    } else {
+        reached
+    };
+    await_deliveries(&shared.delivered, awaited, config.drain_timeout).await;
+    let cpu_after = cpu_each(pids);
+    let redis_cpu_after = cpu_of(config.redis_pid);
     let own_after = procfs::cpu_time("self").ok();
+    let redis_after = redis_calls(config.redis_addr).await;
 
     // Gather.
     let mut rooms = vec![Histogram::new(); shared.topics.len()];
@@ -734,6 +835,7 @@ pub async fn run(config: &Config) -> Result<Report, String> {
         Load::Keys { .. } => "keys".into(),
     };
     report.connections = config.connections;
+    report.servers = config.addrs.len();
     report.publishers = shared.plan.counts.len() * shared.topics.len();
     report.messages = shared.plan.total;
     if let Load::Rate {
@@ -761,9 +863,10 @@ pub async fn run(config: &Config) -> Result<Report, String> {
     if report.duration_s > 0.0 {
         report.deliveries_per_s = report.delivered as f64 / report.duration_s;
     }
+    let sent: u64 = published.iter().map(|p| p.sent).sum();
     let sending_s = secs(sends_done_ns - first_send);
     if sending_s > 0.0 {
-        report.sends_per_s = published.iter().map(|p| p.sent).sum::<u64>() as f64 / sending_s;
+        report.sends_per_s = sent as f64 / sending_s;
     }
     report.record_latencies(&latencies);
     if config.rooms.is_some() {
@@ -772,12 +875,20 @@ pub async fn run(config: &Config) -> Result<Report, String> {
     report.record_usage(
         Usage {
             server_cpu: cpu_before.zip(cpu_after),
+            redis_cpu: redis_cpu_before.zip(redis_cpu_after),
             server_rss: rss_base.zip(rss_idle),
             own_cpu: own_before.zip(own_after),
         },
         config.connections,
         config.threads,
     );
+    if let Some(cost) = redis_before
+        .zip(redis_after)
+        .and_then(|(before, after)| redis_stats::per_send(&before, &after, sent))
+    {
+        report.redis_publishes_per_send = Some(cost.publishes);
+        report.redis_commands_per_send = Some(cost.commands);
+    }
     report.send_errors = published.iter().map(|p| p.errors).sum();
     report.first_error = published.iter().find_map(|p| p.first_error.clone());
     for slot in &clients {
@@ -811,7 +922,7 @@ pub async fn run(config: &Config) -> Result<Report, String> {
         let _ = reader.await;
     }
     tokio::time::sleep(config.settle).await;
-    report.server_rss_after_kib = rss_of(pid).map(|rss| rss / 1024);
+    report.server_rss_after_kib = rss_sum(pids).map(|rss| rss / 1024);
     Ok(report)
 }
 
@@ -841,11 +952,50 @@ mod tests {
         assert_eq!(reached_of(br#"{"reached": 3}"#), None);
     }
 
+    /// Clients alternate over the servers; publishers keep to the first, or each to its own.
+    #[test]
+    fn clients_and_sends_spread_over_servers() {
+        let servers: Vec<usize> = (0..5).map(|i| server_of(i, 2)).collect();
+        assert_eq!(servers, [0, 1, 0, 1, 0]);
+        assert_eq!(server_of(7, 1), 0);
+        let addrs: Vec<SocketAddr> = ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"]
+            .iter()
+            .map(|a| a.parse().unwrap())
+            .collect();
+        let mut shared = Shared {
+            addrs: addrs.clone(),
+            send_to: SendTo::First,
+            start: Instant::now(),
+            topics: vec!["t".into()],
+            padding: String::new(),
+            plan: Plan {
+                counts: vec![1],
+                offsets: vec![0],
+                total: 1,
+                interval_ns: None,
+            },
+            delivered: AtomicU64::new(0),
+            last_delivery_ns: AtomicU64::new(0),
+        };
+        let ports =
+            |shared: &Shared| -> Vec<u16> { (0..4).map(|p| shared.send_addr(p).port()).collect() };
+        assert_eq!(ports(&shared), [1, 1, 1, 1]);
+        shared.send_to = SendTo::All;
+        assert_eq!(ports(&shared), [1, 2, 3, 1]);
+        assert!(check_loopback(&addrs, "127.0.0.1:6379".parse().ok()).is_ok());
+        assert!(check_loopback(&addrs, "10.0.0.1:6379".parse().ok()).is_err());
+        assert!(check_loopback(&["10.0.0.1:1".parse().unwrap()], None).is_err());
+        assert!(check_loopback(&[], None).is_err());
+    }
+
     #[test]
     fn plans_split_messages_among_publishers() {
         let mut config = Config {
-            addr: "127.0.0.1:1".parse().unwrap(),
-            server_pid: None,
+            addrs: vec!["127.0.0.1:1".parse().unwrap()],
+            send_to: SendTo::First,
+            server_pids: Vec::new(),
+            redis_pid: None,
+            redis_addr: None,
             label: String::new(),
             scenario: String::new(),
             connections: 1000,
@@ -883,7 +1033,8 @@ mod tests {
             interval_ns: None,
         };
         let shared = Shared {
-            addr: "127.0.0.1:1".parse().unwrap(),
+            addrs: vec!["127.0.0.1:1".parse().unwrap()],
+            send_to: SendTo::First,
             start: Instant::now(),
             topics: vec!["t".into()],
             padding: String::new(),
@@ -924,7 +1075,8 @@ mod tests {
     #[test]
     fn rooms_keep_to_their_own_messages() {
         let shared = Shared {
-            addr: "127.0.0.1:1".parse().unwrap(),
+            addrs: vec!["127.0.0.1:1".parse().unwrap()],
+            send_to: SendTo::First,
             start: Instant::now(),
             topics: vec!["room-0".into(), "room-1".into()],
             padding: String::new(),
@@ -959,8 +1111,11 @@ mod tests {
         assert_eq!((tally.malformed, h.count()), (3, 4));
 
         let config = Config {
-            addr: "127.0.0.1:1".parse().unwrap(),
-            server_pid: None,
+            addrs: vec!["127.0.0.1:1".parse().unwrap()],
+            send_to: SendTo::First,
+            server_pids: Vec::new(),
+            redis_pid: None,
+            redis_addr: None,
             label: String::new(),
             scenario: String::new(),
             connections: 3,

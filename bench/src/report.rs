@@ -19,6 +19,10 @@ pub struct Report {
     pub mode: String,
     /// Event-stream clients, all subscribed to the topic.
     pub connections: usize,
+    /// The servers the clients were spread over: the nodes of one application (0 in reports
+    /// from before there could be several).
+    #[serde(default)]
+    pub servers: usize,
     /// Concurrent publishers.
     pub publishers: usize,
     /// Messages sent in all.
@@ -29,7 +33,8 @@ pub struct Report {
     pub max_send_lag_ms: Option<f64>,
     /// Deliveries owed: connections × messages.
     pub expected: u64,
-    /// The sum of the servers' `reached` answers.
+    /// The sum of the servers' `reached` answers (with several nodes, each counts only the
+    /// clients of the node the send went to).
     pub reached: u64,
     /// Topic events the clients read (duplicates included).
     pub delivered: u64,
@@ -47,13 +52,28 @@ pub struct Report {
     pub latency_p99_us: f64,
     /// Send-to-read latency, maximum, microseconds.
     pub latency_max_us: f64,
-    /// The server's CPU time (user + system) from the first send to the last delivery.
+    /// The server's CPU time (user + system) from the first send to the last delivery; with
+    /// several servers, their sum (Redis's is apart, [`Report::redis_cpu_s`]).
     pub server_cpu_s: Option<f64>,
     /// `server_cpu_s` per delivery, microseconds.
     pub server_cpu_us_per_delivery: Option<f64>,
-    /// The server's resident memory before any client connected, KiB.
+    /// With several servers, each one's CPU time over the same window, in the order of their
+    /// addresses (the first is the one sent to), seconds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub node_cpu_s: Vec<f64>,
+    /// The Redis server's CPU time over the same window, seconds.
+    #[serde(default)]
+    pub redis_cpu_s: Option<f64>,
+    /// Redis `PUBLISH` calls per send over the same window (`INFO commandstats`).
+    #[serde(default)]
+    pub redis_publishes_per_send: Option<f64>,
+    /// Every Redis command per send over the same window, the load generator's own `INFO`
+    /// left out.
+    #[serde(default)]
+    pub redis_commands_per_send: Option<f64>,
+    /// The server's resident memory before any client connected, KiB (summed over servers).
     pub server_rss_base_kib: Option<u64>,
-    /// The server's resident memory with every client connected and idle, KiB.
+    /// The server's resident memory with every client connected and idle, KiB (summed).
     pub server_rss_idle_kib: Option<u64>,
     /// `(idle - base) / connections`, KiB.
     pub server_kib_per_idle_conn: Option<f64>,
@@ -130,6 +150,37 @@ impl Report {
         serde_json::to_string(self).unwrap_or_default()
     }
 
+    /// The CPU time of the servers and Redis together per delivery, microseconds: what one
+    /// delivery costs the whole deployment. `None` when the servers' CPU is unknown.
+    #[must_use]
+    pub fn deployment_cpu_us_per_delivery(&self) -> Option<f64> {
+        let cpu = self.server_cpu_s? + self.redis_cpu_s.unwrap_or(0.0);
+        #[allow(clippy::cast_precision_loss, reason = "counts far below 2^53")]
+        (self.delivered > 0).then(|| cpu * 1e6 / self.delivered as f64)
+    }
+
+    /// The servers' and Redis's part of [`Report::human`], when there were several servers or
+    /// a Redis server.
+    fn nodes_line(&self) -> Option<String> {
+        if self.servers <= 1 && self.redis_cpu_s.is_none() {
+            return None;
+        }
+        let each: Vec<String> = self.node_cpu_s.iter().map(|s| format!("{s:.2}")).collect();
+        Some(format!(
+            "  {} server(s){}; Redis {} CPU s; servers and Redis {} µs CPU per delivery; Redis per send: {} PUBLISH, {} commands",
+            self.servers,
+            if each.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} CPU s each)", each.join(", "))
+            },
+            opt(self.redis_cpu_s, 2),
+            opt(self.deployment_cpu_us_per_delivery(), 2),
+            opt(self.redis_publishes_per_send, 3),
+            opt(self.redis_commands_per_send, 3)
+        ))
+    }
+
     /// The report for people.
     #[must_use]
     pub fn human(&self) -> String {
@@ -176,6 +227,9 @@ impl Report {
                 .map_or("?".into(), |v| v.to_string()),
             opt(self.server_kib_per_idle_conn, 1)
         );
+        if let Some(nodes) = self.nodes_line() {
+            let _ = writeln!(out, "{nodes}");
+        }
         if let (Some(keys), Some(send), Some(idle)) =
             (self.keys_per_client, self.send_ms, self.subscribe_idle_ms)
         {
@@ -449,6 +503,56 @@ pub fn keys_table(reports: &[Report]) -> String {
     out
 }
 
+/// A markdown table of one application on one node or several, with Redis or without: what
+/// a delivery costs the whole deployment, and what each send costs Redis. Repeated runs make
+/// one row, the run of median throughput.
+#[must_use]
+pub fn nodes_table(reports: &[Report]) -> String {
+    let rows = rows(reports, |a, b| {
+        a.deliveries_per_s.total_cmp(&b.deliveries_per_s)
+    });
+    let mut out = String::from(
+        "| scenario | setup | deliveries/s | p50 µs | p99 µs | CPU µs/delivery, nodes + Redis | nodes' CPU s (each) | Redis CPU s | Redis PUBLISH per send | Redis commands per send | exactly once, in order |\n\
+         | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n",
+    );
+    for (r, runs) in rows {
+        let nodes = if r.node_cpu_s.is_empty() {
+            opt(r.server_cpu_s, 2)
+        } else {
+            r.node_cpu_s
+                .iter()
+                .map(|s| format!("{s:.2}"))
+                .collect::<Vec<_>>()
+                .join(" + ")
+        };
+        let check = if r.exactly_once_in_order {
+            "yes".to_owned()
+        } else {
+            format!(
+                "**no**: lost {}, dup {}, disorder {}, disconnected {}, send errors {}",
+                r.lost, r.duplicated, r.out_of_order, r.disconnected, r.send_errors
+            )
+        };
+        let dash = |value: Option<f64>, digits: usize| {
+            value.map_or_else(|| "-".to_owned(), |v| format!("{v:.digits$}"))
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {nodes} | {} | {} | {} | {check} |",
+            r.scenario,
+            server_label(r, runs),
+            thousands(r.deliveries_per_s),
+            round(r.latency_p50_us),
+            round(r.latency_p99_us),
+            opt(r.deployment_cpu_us_per_delivery(), 2),
+            dash(r.redis_cpu_s, 2),
+            dash(r.redis_publishes_per_send, 3),
+            dash(r.redis_commands_per_send, 3),
+        );
+    }
+    out
+}
+
 /// `before, with clients, after` resident memory, or `-` where unknown.
 fn rss_trio(r: &Report) -> String {
     #[allow(clippy::cast_precision_loss, reason = "KiB of one process fit 52 bits")]
@@ -505,6 +609,57 @@ mod tests {
     }
 
     #[test]
+    fn nodes_table_counts_redis_in_the_cpu() {
+        let mut one = Report::new("1 node", "burst N=10 M=10");
+        one.delivered = 100;
+        one.exactly_once_in_order = true;
+        one.record_usage(
+            Usage {
+                server_cpu: Some((vec![Duration::ZERO], vec![Duration::from_millis(2)])),
+                ..Usage::default()
+            },
+            10,
+            1,
+        );
+        assert!(one.node_cpu_s.is_empty());
+        let mut two = Report::new("2 nodes + Redis", "burst N=10 M=10");
+        two.servers = 2;
+        two.delivered = 100;
+        two.exactly_once_in_order = true;
+        two.redis_publishes_per_send = Some(1.0);
+        two.redis_commands_per_send = Some(1.02);
+        two.record_usage(
+            Usage {
+                server_cpu: Some((
+                    vec![Duration::from_secs(1), Duration::from_secs(5)],
+                    vec![Duration::from_millis(1_020), Duration::from_millis(5_010)],
+                )),
+                redis_cpu: Some((Duration::from_secs(7), Duration::from_millis(7_010))),
+                ..Usage::default()
+            },
+            10,
+            1,
+        );
+        assert_eq!(two.node_cpu_s, [0.02, 0.01]);
+        // Nodes 30 ms + Redis 10 ms over 100 deliveries.
+        let cpu = two.deployment_cpu_us_per_delivery().unwrap();
+        assert!((cpu - 400.0).abs() < 1e-6, "{cpu}");
+        let parsed: Report = serde_json::from_str(&two.to_json()).unwrap();
+        assert_eq!(parsed, two);
+        let table = nodes_table(&[one, two]);
+        assert!(
+            table.contains(
+                "| burst N=10 M=10 | 1 node | 0 | 0.0 | 0.0 | 20.00 | 0.00 | - | - | - | yes |"
+            ),
+            "{table}"
+        );
+        assert!(
+            table.contains("| 2 nodes + Redis | 0 | 0.0 | 0.0 | 400.00 | 0.02 + 0.01 | 0.01 | 1.000 | 1.020 | yes |"),
+            "{table}"
+        );
+    }
+
+    #[test]
     fn rooms_get_a_table_of_their_own() {
         let mut a = Report::new("realtime", "rooms 2×5");
         a.connections = 10;
@@ -539,10 +694,12 @@ mod tests {
 
 /// What the load generator read off the server and itself around a run, each as a before and
 /// after pair (`None` where it could not read it).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Usage {
-    /// The server's CPU time before and after the load.
-    pub server_cpu: Option<(Duration, Duration)>,
+    /// Each server's CPU time before and after the load (one entry per server, in order).
+    pub server_cpu: Option<(Vec<Duration>, Vec<Duration>)>,
+    /// The Redis server's CPU time before and after the load.
+    pub redis_cpu: Option<(Duration, Duration)>,
     /// The server's resident memory (bytes) before any client and with every client idle.
     pub server_rss: Option<(u64, u64)>,
     /// The load generator's own CPU time before and after.
@@ -574,12 +731,23 @@ impl Report {
     #[allow(clippy::cast_precision_loss, reason = "figures of a benchmark")]
     pub fn record_usage(&mut self, usage: Usage, connections: usize, threads: usize) {
         if let Some((before, after)) = usage.server_cpu {
-            let used = after.saturating_sub(before);
+            let each: Vec<Duration> = after
+                .iter()
+                .zip(&before)
+                .map(|(after, before)| after.saturating_sub(*before))
+                .collect();
+            let used: Duration = each.iter().sum();
             self.server_cpu_s = Some(used.as_secs_f64());
             if self.delivered > 0 {
                 self.server_cpu_us_per_delivery =
                     Some(used.as_secs_f64() * 1e6 / self.delivered as f64);
             }
+            if each.len() > 1 {
+                self.node_cpu_s = each.iter().map(Duration::as_secs_f64).collect();
+            }
+        }
+        if let Some((before, after)) = usage.redis_cpu {
+            self.redis_cpu_s = Some(after.saturating_sub(before).as_secs_f64());
         }
         if let Some((base, idle)) = usage.server_rss {
             self.server_rss_base_kib = Some(base / 1024);

@@ -10,7 +10,13 @@
 //! Flags: `--addr HOST:PORT` (or `REALTIME_ADDR`, default `127.0.0.1:8090`),
 //! `--queue-capacity N` (or `BENCH_QUEUE_CAPACITY`, default 65536: messages a client may have
 //! waiting before it is disconnected; bursts need room), `--threads N` (runtime worker threads,
-//! default one per core).
+//! default one per core), `--redis URL` (or `REALTIME_REDIS_URL`: one node of several, joined
+//! by the Redis server at URL; without it the broker is in-process, alone).
+//!
+//! With `--redis`, a send that did not reach the other nodes (the engine was disconnected)
+//! answers 503: it reached this node's clients only. And the server waits (at most
+//! [`ENGINE_READY_TIMEOUT`]) until its engine is connected before it listens, so a port that
+//! answers means a node whose sends reach every node: `bench/run.sh nodes` relies on that.
 //!
 //! It serves as an application should: `Realtime::serve` (`TCP_NODELAY`, and stalled
 //! connections cut when their queue overflows), on a listener with Go's backlog (so
@@ -20,22 +26,28 @@
 //! the browser libraries from npm and compiles SQLite, which a benchmark has no use for.
 
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
-use axum_realtime::Realtime;
+use axum_realtime::{EngineStatus, OtherNodes, Realtime};
 
 const DEFAULT_ADDR: &str = "127.0.0.1:8090";
 const DEFAULT_QUEUE_CAPACITY: usize = 65_536;
-const USAGE: &str = "usage: bench-server [--addr HOST:PORT] [--queue-capacity N] [--threads N]";
+const USAGE: &str =
+    "usage: bench-server [--addr HOST:PORT] [--queue-capacity N] [--threads N] [--redis URL]";
+/// How long a node waits for Redis before it gives up rather than listen unjoined.
+const ENGINE_READY_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, PartialEq, Eq)]
 struct Options {
     addr: SocketAddr,
     queue_capacity: usize,
     threads: Option<usize>,
+    /// The Redis server joining the nodes; `None`: in-process, alone.
+    redis: Option<String>,
 }
 
 /// The environment's fallbacks for the flags.
@@ -43,11 +55,13 @@ struct Options {
 struct Env {
     addr: Option<String>,
     queue_capacity: Option<String>,
+    redis: Option<String>,
 }
 
 /// Reads `--name value` and `--name=value` (a later one wins); a flag beats the environment.
 fn parse_options(args: impl IntoIterator<Item = String>, env: Env) -> Result<Options, String> {
-    let (mut addr, mut capacity, mut threads) = (env.addr, env.queue_capacity, None);
+    let (mut addr, mut capacity, mut threads, mut redis) =
+        (env.addr, env.queue_capacity, None, env.redis);
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let (key, inline) = match arg.split_once('=') {
@@ -59,6 +73,7 @@ fn parse_options(args: impl IntoIterator<Item = String>, env: Env) -> Result<Opt
             "--addr" => &mut addr,
             "--queue-capacity" => &mut capacity,
             "--threads" => &mut threads,
+            "--redis" => &mut redis,
             _ => return Err(format!("unknown argument `{arg}`; {USAGE}")),
         };
         let value = inline
@@ -83,6 +98,7 @@ fn parse_options(args: impl IntoIterator<Item = String>, env: Env) -> Result<Opt
         })?,
         queue_capacity: number("--queue-capacity", capacity)?.unwrap_or(DEFAULT_QUEUE_CAPACITY),
         threads: number("--threads", threads)?,
+        redis: redis.filter(|url| !url.is_empty()),
     })
 }
 
@@ -101,19 +117,29 @@ async fn send(
     State(rt): State<Realtime>,
     Json(request): Json<SendRequest>,
 ) -> Result<Json<Reached>, (StatusCode, String)> {
-    rt.send_to(&request.topic, &request.data, axum_realtime::everyone)
-        .map(|delivery| {
-            Json(Reached {
-                reached: delivery.reached,
-            })
-        })
-        .map_err(|err| (StatusCode::BAD_REQUEST, err.to_string()))
+    let delivery = rt
+        .send_to(&request.topic, &request.data, axum_realtime::everyone)
+        .map_err(|err| (StatusCode::BAD_REQUEST, err.to_string()))?;
+    if delivery.other_nodes == OtherNodes::Unreached {
+        // The load generator counts it as a failed send: the other nodes' clients miss it.
+        return Err((
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "reached {} client(s) of this node only: the Redis engine is disconnected",
+                delivery.reached
+            ),
+        ));
+    }
+    Ok(Json(Reached {
+        reached: delivery.reached,
+    }))
 }
 
 fn main() {
     let env = Env {
         addr: std::env::var("REALTIME_ADDR").ok(),
         queue_capacity: std::env::var("BENCH_QUEUE_CAPACITY").ok(),
+        redis: std::env::var("REALTIME_REDIS_URL").ok(),
     };
     let options = match parse_options(std::env::args().skip(1), env) {
         Ok(options) => options,
@@ -142,11 +168,17 @@ fn main() {
 async fn serve(options: &Options) -> Result<(), String> {
     // Every load-generator client comes from 127.0.0.1, and a burst queues far more than a
     // public server's per-client budget: lift both limits, as PocketBase has neither.
-    let rt = Realtime::builder()
+    let mut builder = Realtime::builder()
         .queue_capacity(options.queue_capacity)
         .queue_bytes(usize::MAX)
-        .max_connections_per_ip(usize::MAX)
-        .build();
+        .max_connections_per_ip(usize::MAX);
+    if let Some(url) = &options.redis {
+        builder = builder.redis(url).map_err(|err| err.to_string())?;
+    }
+    let rt = builder.build();
+    if let Some(url) = &options.redis {
+        await_engine(&rt, url).await?;
+    }
     let app = rt.mount(
         Router::new()
             .route("/bench/send", post(send))
@@ -155,12 +187,32 @@ async fn serve(options: &Options) -> Result<(), String> {
     let listener = axum_realtime::serve::bind(options.addr)
         .map_err(|err| format!("cannot listen on {}: {err}", options.addr))?;
     println!(
-        "bench-server: pid {} listening on http://{} (queue capacity {})",
+        "bench-server: pid {} listening on http://{} (queue capacity {}; {})",
         std::process::id(),
         options.addr,
-        options.queue_capacity
+        options.queue_capacity,
+        options
+            .redis
+            .as_ref()
+            .map_or_else(|| "in-process".to_owned(), |url| format!("a node of {url}"))
     );
     rt.serve(listener, app).await.map_err(|err| err.to_string())
+}
+
+/// Waits until the Redis engine is connected (and subscribed), at most
+/// [`ENGINE_READY_TIMEOUT`].
+async fn await_engine(rt: &Realtime, url: &str) -> Result<(), String> {
+    let start = Instant::now();
+    while rt.engine_status() != EngineStatus::Connected {
+        if start.elapsed() > ENGINE_READY_TIMEOUT {
+            return Err(format!(
+                "the Redis engine did not connect to {url} within {} s",
+                ENGINE_READY_TIMEOUT.as_secs()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -184,6 +236,29 @@ mod tests {
         assert_eq!(options.addr.to_string(), DEFAULT_ADDR);
         assert_eq!(options.queue_capacity, DEFAULT_QUEUE_CAPACITY);
         assert_eq!(options.threads, None);
+        assert_eq!(options.redis, None);
+    }
+
+    #[test]
+    fn redis_from_the_flag_or_the_environment() {
+        let url = "redis://127.0.0.1:6379";
+        let from_env = Env {
+            redis: Some(url.to_owned()),
+            ..Env::default()
+        };
+        assert_eq!(parse(&[], from_env).unwrap().redis.as_deref(), Some(url));
+        let flagged = Env {
+            redis: Some(url.to_owned()),
+            ..Env::default()
+        };
+        let options = parse(&["--redis=redis://127.0.0.1:7"], flagged).unwrap();
+        assert_eq!(options.redis.as_deref(), Some("redis://127.0.0.1:7"));
+        // An empty variable is no Redis, as unset.
+        let empty = Env {
+            redis: Some(String::new()),
+            ..Env::default()
+        };
+        assert_eq!(parse(&[], empty).unwrap().redis, None);
     }
 
     #[test]

@@ -10,16 +10,27 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum_realtime_bench::fd_limit;
-use axum_realtime_bench::loadgen::{self, Config, Load};
+use axum_realtime_bench::loadgen::{self, Config, Load, SendTo};
 use axum_realtime_bench::report::{self, Report};
 
 const USAGE: &str = "\
-usage: loadgen [options]          run against a server, report
-       loadgen table FILE...      one markdown table of the JSON lines in FILEs
+usage: loadgen [options]            run against a server (or several nodes), report
+       loadgen table FILE...        one markdown table of the JSON lines in FILEs
+       loadgen nodes-table FILE...  the scale-out table of the JSON lines in FILEs: CPU of the
+                                    nodes and Redis per delivery, Redis commands per send
 
 options:
-  --addr HOST:PORT           the server, loopback only (or REALTIME_ADDR; default 127.0.0.1:8090)
-  --server-pid PID           the server's process: its CPU time and memory are reported
+  --addr HOST:PORT           the server, loopback only (or REALTIME_ADDR; default 127.0.0.1:8090);
+                             repeated (or --addrs HOST:PORT,HOST:PORT...): the nodes of one
+                             application, clients spread over them round-robin (client i on node i mod n)
+  --send-to first|all        first (default): every send to the first server; all: publisher k sends to
+                             server k mod n (each publisher keeps to one node, whose sends the engine orders)
+  --server-pid PID           the server's process: its CPU time and memory are reported; repeated for
+                             several servers: summed, and each one's CPU apart
+  --redis-pid PID            the Redis server's process: its CPU time is reported, and counted per delivery
+                             with the servers' in the nodes table
+  --redis-addr HOST:PORT     the Redis server (loopback): its INFO commandstats before and after the sends
+                             give the PUBLISHes and commands per send
   --label NAME               the server's name in the report (default: server)
   --scenario NAME            the scenario's name in the report (default: from the load)
   --connections N            event-stream clients, all on one topic unless --rooms (default 100)
@@ -53,11 +64,16 @@ struct Args {
 /// The load before any flag: 100 clients, one publisher, a burst of 100 bare stamps.
 fn defaults() -> Result<Config, String> {
     Ok(Config {
-        addr: std::env::var("REALTIME_ADDR")
-            .unwrap_or_else(|_| "127.0.0.1:8090".into())
-            .parse()
-            .map_err(|err| format!("REALTIME_ADDR: {err}"))?,
-        server_pid: None,
+        addrs: vec![
+            std::env::var("REALTIME_ADDR")
+                .unwrap_or_else(|_| "127.0.0.1:8090".into())
+                .parse()
+                .map_err(|err| format!("REALTIME_ADDR: {err}"))?,
+        ],
+        send_to: SendTo::First,
+        server_pids: Vec::new(),
+        redis_pid: None,
+        redis_addr: None,
         label: "server".into(),
         scenario: String::new(),
         connections: 100,
@@ -80,6 +96,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
     let (mut timeout, mut json) = (Duration::from_mins(10), None);
     let (mut rate, mut duration) = (None::<f64>, None::<f64>);
     let (mut keys, mut key_bytes) = (None::<usize>, 2400);
+    let mut addrs: Vec<SocketAddr> = Vec::new();
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
         let (key, inline) = match arg.split_once('=') {
@@ -98,8 +115,15 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             Duration::try_from_secs_f64(s).map_err(|err| bad(&err))
         };
         match key {
-            "--addr" => config.addr = value.parse::<SocketAddr>().map_err(|err| bad(&err))?,
-            "--server-pid" => config.server_pid = Some(value.parse().map_err(|err| bad(&err))?),
+            "--addr" | "--addrs" => addrs.extend(parse_addrs(&value).map_err(|err| bad(&err))?),
+            "--send-to" => config.send_to = parse_send_to(&value).map_err(|err| bad(&err))?,
+            "--server-pid" => config
+                .server_pids
+                .push(value.parse().map_err(|err| bad(&err))?),
+            "--redis-pid" => config.redis_pid = Some(value.parse().map_err(|err| bad(&err))?),
+            "--redis-addr" => {
+                config.redis_addr = Some(value.parse().map_err(|err| bad(&err))?);
+            }
             "--label" => config.label.clone_from(&value),
             "--scenario" => config.scenario.clone_from(&value),
             "--connections" => config.connections = value.parse().map_err(|err| bad(&err))?,
@@ -129,6 +153,9 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             _ => return Err(format!("unknown argument `{arg}`\n{USAGE}")),
         }
     }
+    if !addrs.is_empty() {
+        config.addrs = addrs;
+    }
     match (rate, duration) {
         (Some(r), Some(d)) => {
             config.load = Load::Rate {
@@ -152,8 +179,10 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
     if config.publishers == 0 || config.threads == 0 || config.rooms == Some(0) {
         return Err("--publishers, --threads and --rooms must be at least 1".into());
     }
-    if config.rooms.is_some() && keys.is_some() {
-        return Err("--keys sends on one topic: it takes no --rooms".into());
+    if keys.is_some() && (config.rooms.is_some() || config.addrs.len() > 1) {
+        return Err(
+            "--keys sends on one topic of one server: it takes no --rooms, one --addr".into(),
+        );
     }
     if config.scenario.is_empty() {
         config.scenario = default_scenario(&config);
@@ -163,6 +192,26 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         timeout,
         json,
     })
+}
+
+/// `HOST:PORT[,HOST:PORT...]`.
+fn parse_addrs(value: &str) -> Result<Vec<SocketAddr>, String> {
+    value
+        .split(',')
+        .map(|addr| {
+            addr.trim()
+                .parse()
+                .map_err(|err| format!("`{addr}`: {err}"))
+        })
+        .collect()
+}
+
+fn parse_send_to(value: &str) -> Result<SendTo, String> {
+    match value {
+        "first" => Ok(SendTo::First),
+        "all" => Ok(SendTo::All),
+        _ => Err("expected `first` or `all`".into()),
+    }
 }
 
 /// The scenario's name when `--scenario` is not given.
@@ -189,7 +238,7 @@ fn load_name(config: &Config) -> String {
     }
 }
 
-fn table(files: &[String]) -> Result<(), String> {
+fn table(files: &[String], render: fn(&[Report]) -> String) -> Result<(), String> {
     let mut reports = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(file).map_err(|err| format!("{file}: {err}"))?;
@@ -199,14 +248,19 @@ fn table(files: &[String]) -> Result<(), String> {
             reports.push(report);
         }
     }
-    print!("{}", report::table(&reports));
+    print!("{}", render(&reports));
     Ok(())
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("table") {
-        if let Err(err) = table(&args[1..]) {
+    let render: Option<fn(&[Report]) -> String> = match args.first().map(String::as_str) {
+        Some("table") => Some(report::table),
+        Some("nodes-table") => Some(report::nodes_table),
+        _ => None,
+    };
+    if let Some(render) = render {
+        if let Err(err) = table(&args[1..], render) {
             eprintln!("loadgen: {err}");
             std::process::exit(1);
         }
@@ -277,4 +331,63 @@ fn main() {
     }
     // The clients' tasks are still reading: end the process rather than wait for them.
     std::process::exit(if report.exactly_once_in_order { 0 } else { 3 });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, String> {
+        let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
+        parse_args(&args).map(|args| args.config)
+    }
+
+    fn port_list(config: &Config) -> Vec<u16> {
+        config.addrs.iter().map(SocketAddr::port).collect()
+    }
+
+    #[test]
+    fn several_servers_repeated_or_in_a_list() {
+        let one = parse(&["--addr", "127.0.0.1:7"]).unwrap();
+        assert_eq!(port_list(&one), [7]);
+        let repeated = parse(&["--addr", "127.0.0.1:7", "--addr=127.0.0.1:8"]).unwrap();
+        assert_eq!(port_list(&repeated), [7, 8]);
+        let listed = parse(&["--addrs", "127.0.0.1:7, 127.0.0.1:8", "--addr", "[::1]:9"]).unwrap();
+        assert_eq!(port_list(&listed), [7, 8, 9]);
+        assert_eq!(listed.send_to, SendTo::First);
+        assert!(
+            parse(&["--addrs", "127.0.0.1:7,"])
+                .unwrap_err()
+                .contains("`--addrs 127.0.0.1:7,`")
+        );
+        assert!(parse(&["--addrs", "127.0.0.1:7,nope"]).is_err());
+        assert_eq!(parse_addrs("127.0.0.1:1").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn pids_redis_and_where_sends_go() {
+        let config = parse(&[
+            "--server-pid",
+            "10",
+            "--server-pid=11",
+            "--redis-pid",
+            "12",
+            "--redis-addr",
+            "127.0.0.1:6379",
+            "--send-to",
+            "all",
+        ])
+        .unwrap();
+        assert_eq!(config.server_pids, [10, 11]);
+        assert_eq!(config.redis_pid, Some(12));
+        assert_eq!(config.redis_addr.map(|a| a.port()), Some(6379));
+        assert_eq!(config.send_to, SendTo::All);
+        assert!(parse(&["--send-to", "each"]).is_err());
+        assert!(parse(&["--redis-addr", "localhost"]).is_err());
+        assert!(
+            parse(&["--addrs", "127.0.0.1:7,127.0.0.1:8", "--keys", "4"])
+                .unwrap_err()
+                .contains("one server")
+        );
+    }
 }
