@@ -176,9 +176,71 @@ start_redis() {
   echo "== $(redis-server --version | cut -d' ' -f1-3) on 127.0.0.1:$REDIS_PORT (pid $REDIS_PID)"
 }
 
-# start_nodes SETUP: `1 node`, `1 node + Redis` or `2 nodes + Redis`. A node with Redis listens
-# only once its engine is connected, so its port answering means it is ready.
+# The scale-out setups. A server counts as busy, and holds a busy topic's frames so that they
+# share writes (`Builder::hold_above_cores`), above half a core by default; two nodes sharing
+# this machine's two cores with the load generator each use about that much, so the "hold"
+# setups lower the threshold to a quarter of a core, on one node and on two alike.
+NODE_SETUPS_ALL=("1 node" "1 node + Redis" "2 nodes + Redis")
+NODE_SETUPS_HOLD=("1 node, hold > 0.25 core" "2 nodes + Redis, hold > 0.25 core")
+
+# start_nodes SETUP: one of the setups above. A node with Redis listens only once its engine
+# is connected, so its port answering means it is ready.
 start_nodes() {
+  refuse_taken_port "$OURS_PORT"
+  refuse_taken_port "$NODE2_PORT"
+  local args=()
+  case "$1" in *Redis*) args+=(--redis "$REDIS_URL") ;; esac
+  case "$1" in *hold*) args+=(--hold-above-cores 0.25) ;; esac
+  "$SERVER" --addr "127.0.0.1:$OURS_PORT" "${args[@]}" >"$WORK/ours.log" 2>&1 &
+  OURS_PID=$!
+  case "$1" in
+    "2 nodes"*)
+      "$SERVER" --addr "127.0.0.1:$NODE2_PORT" "${args[@]}" >"$WORK/node2.log" 2>&1 &
+      NODE2_PID=$!
+      wait_for_port "$NODE2_PORT"
+      ;;
+  esac
+  wait_for_port "$OURS_PORT"
+  sleep 1 # let them settle before the memory baseline
+}
+
+# run_nodes SCENARIO SETUP... -- LOADGEN-ARGS...: each setup, started fresh, against the same
+# load (BENCH_REPEAT times, alternating).
+run_nodes() {
+  local scenario="$1"
+  shift
+  local setups=()
+  while [ "$1" != -- ]; do
+    setups+=("$1")
+    shift
+  done
+  shift
+  for _ in $(seq "$REPEAT"); do
+    for setup in "${setups[@]}"; do
+      start_nodes "$setup"
+      local target=(--addr "127.0.0.1:$OURS_PORT" --server-pid "$OURS_PID")
+      if [ -n "$NODE2_PID" ]; then
+        target+=(--addr "127.0.0.1:$NODE2_PORT" --server-pid "$NODE2_PID")
+      fi
+      case "$setup" in
+        *Redis*) target+=(--redis-pid "$REDIS_PID" --redis-addr "127.0.0.1:$REDIS_PORT") ;;
+      esac
+      echo
+      echo "== $scenario: $setup"
+      local rc=0
+      "$LOADGEN" "${target[@]}" --label "$setup" --scenario "$scenario" \
+        --threads "$THREADS" --json "$NODES_RESULTS" "$@" >/dev/null || rc=$?
+      case $rc in
+        0) ;;
+        3) echo "   (not every message arrived exactly once and in order)" ;;
+        *) echo "   (the run failed: exit $rc)" ;;
+      esac
+      stop_servers
+    done
+  done
+}
+
+nodes() {
   refuse_taken_port "$OURS_PORT"
   refuse_taken_port "$NODE2_PORT"
   local redis=()
@@ -233,8 +295,12 @@ nodes() {
   fi
   : >"$NODES_RESULTS"
   start_redis
-  run_nodes "burst N=1000 M=1000" --connections 1000 --messages 1000
-  run_nodes "rate 20k/s N=1000 (20 sends/s, 10 s)" --connections 1000 --rate 20000 --duration 10
+  run_nodes "burst N=1000 M=1000" "${NODE_SETUPS_ALL[@]}" "${NODE_SETUPS_HOLD[@]}" -- \
+    --connections 1000 --messages 1000
+  # 20 sends/s is slower than a held frame may wait (40 ms): nothing is held, whatever the
+  # threshold, so the hold setups would repeat the others.
+  run_nodes "rate 20k/s N=1000 (20 sends/s, 10 s)" "${NODE_SETUPS_ALL[@]}" -- \
+    --connections 1000 --rate 20000 --duration 10
   stop_redis
   NODES_OUT="$OUT/nodes.md"
   "$LOADGEN" nodes-table "$NODES_RESULTS" >"$NODES_OUT"
