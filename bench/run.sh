@@ -241,53 +241,6 @@ run_nodes() {
 }
 
 nodes() {
-  refuse_taken_port "$OURS_PORT"
-  refuse_taken_port "$NODE2_PORT"
-  local redis=()
-  if [ "$1" != "1 node" ]; then redis=(--redis "$REDIS_URL"); fi
-  "$SERVER" --addr "127.0.0.1:$OURS_PORT" "${redis[@]}" >"$WORK/ours.log" 2>&1 &
-  OURS_PID=$!
-  if [ "$1" = "2 nodes + Redis" ]; then
-    "$SERVER" --addr "127.0.0.1:$NODE2_PORT" "${redis[@]}" >"$WORK/node2.log" 2>&1 &
-    NODE2_PID=$!
-    wait_for_port "$NODE2_PORT"
-  fi
-  wait_for_port "$OURS_PORT"
-  sleep 1 # let them settle before the memory baseline
-}
-
-# run_nodes SCENARIO LOADGEN-ARGS...: each setup, started fresh, against the same load
-# (BENCH_REPEAT times, alternating).
-run_nodes() {
-  local scenario="$1"
-  shift
-  local setups=("1 node" "1 node + Redis" "2 nodes + Redis")
-  for _ in $(seq "$REPEAT"); do
-    for setup in "${setups[@]}"; do
-      start_nodes "$setup"
-      local target=(--addr "127.0.0.1:$OURS_PORT" --server-pid "$OURS_PID")
-      if [ -n "$NODE2_PID" ]; then
-        target+=(--addr "127.0.0.1:$NODE2_PORT" --server-pid "$NODE2_PID")
-      fi
-      if [ "$setup" != "1 node" ]; then
-        target+=(--redis-pid "$REDIS_PID" --redis-addr "127.0.0.1:$REDIS_PORT")
-      fi
-      echo
-      echo "== $scenario: $setup"
-      local rc=0
-      "$LOADGEN" "${target[@]}" --label "$setup" --scenario "$scenario" \
-        --threads "$THREADS" --json "$NODES_RESULTS" "$@" >/dev/null || rc=$?
-      case $rc in
-        0) ;;
-        3) echo "   (not every message arrived exactly once and in order)" ;;
-        *) echo "   (the run failed: exit $rc)" ;;
-      esac
-      stop_servers
-    done
-  done
-}
-
-nodes() {
   if ! command -v redis-server >/dev/null; then
     echo "== no redis-server: the scale-out runs need Debian's (\`apt-get install -y redis-server\`, as scripts/test-all.sh does)" >&2
     [ "$MODE" = nodes ] && exit 1
