@@ -53,6 +53,17 @@ pub fn broker() -> Realtime {
         .build()
 }
 
+/// [`broker`], keeping the last `count` sends of every topic (for an hour): what a send costs
+/// when the past is kept for reconnecting clients.
+#[must_use]
+pub fn broker_keeping(count: usize) -> Realtime {
+    Realtime::builder()
+        .heartbeat(None)
+        .max_write_delay(Duration::ZERO)
+        .history(count, Duration::from_hours(1))
+        .build()
+}
+
 /// Polls `body` once, with a no-op waker: its next frame's bytes, `Ok(None)` when it has none
 /// ready.
 fn poll_once(body: &mut Body) -> Result<Option<axum::body::Bytes>, String> {

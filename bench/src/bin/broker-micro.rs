@@ -28,7 +28,8 @@ options:
   --floor-pairs P      loopback connections of the write floor (default 500)
   --floor-writes W     writes per floor measurement (default 200000)
   --frame-bytes B      bytes per write of the floor (default 100)
-  --only PART          broker | parallel | floor: one table only";
+  --stored M           sends kept per topic when measuring the history's memory (default 100000)
+  --only PART          broker | parallel | history | floor: one table only";
 
 struct Options {
     samples: usize,
@@ -37,6 +38,7 @@ struct Options {
     floor_pairs: usize,
     floor_writes: u64,
     frame_bytes: usize,
+    stored: usize,
     only: Option<String>,
 }
 
@@ -48,6 +50,7 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
         floor_pairs: 500,
         floor_writes: 200_000,
         frame_bytes: 100,
+        stored: 100_000,
         only: None,
     };
     let mut iter = args.iter();
@@ -78,7 +81,8 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
             "--floor-pairs" => options.floor_pairs = count(&value)?,
             "--floor-writes" => options.floor_writes = number(&value)?,
             "--frame-bytes" => options.frame_bytes = count(&value)?,
-            "--only" if matches!(value.as_str(), "broker" | "parallel" | "floor") => {
+            "--stored" => options.stored = count(&value)?,
+            "--only" if matches!(value.as_str(), "broker" | "parallel" | "history" | "floor") => {
                 options.only = Some(value);
             }
             _ => return Err(format!("unknown argument `{arg}`\n{USAGE}")),
@@ -126,6 +130,9 @@ fn run(options: &Options) -> Result<(), String> {
     }
     if wants(options, "parallel") {
         parallel_table(options, &setup)?;
+    }
+    if wants(options, "history") {
+        history_table(options, &setup)?;
     }
     if wants(options, "floor") {
         floor_table(options)?;
@@ -247,6 +254,80 @@ fn broker_table(options: &Options, setup: &tokio::runtime::Runtime) -> Result<()
         );
     }
     Ok(())
+}
+
+/// Sends kept per topic in the history columns: as many as a chat example keeps, so that
+/// trimming the oldest is part of every send once the topic is full.
+const KEPT: usize = 1000;
+
+/// What keeping a history costs: the whole user-space path with and without it, and the
+/// memory each stored send takes.
+fn history_table(options: &Options, setup: &tokio::runtime::Runtime) -> Result<(), String> {
+    let mut rows = Vec::new();
+    for n in [1, 1000] {
+        eprintln!("broker-micro: history, {n} subscribers");
+        let rounds = (options.deliveries / n as u64).max(1);
+        let (rt, mut bodies) = fresh(setup, n)?;
+        let without = median_of(options.samples, || {
+            micro::fan_out_and_drain(&rt, "room", &mut bodies, rounds)
+        })?;
+        drop((rt, bodies));
+        let rt = micro::broker_keeping(KEPT);
+        let mut bodies = open(setup, &rt, "room", n)?;
+        let with = median_of(options.samples, || {
+            micro::fan_out_and_drain(&rt, "room", &mut bodies, rounds)
+        })?;
+        rows.push((n, without, with));
+    }
+    let mut memory = Vec::new();
+    for payload_bytes in [61, 1024] {
+        eprintln!("broker-micro: history memory, {payload_bytes}-byte payloads");
+        memory.push((payload_bytes, stored_bytes(options.stored, payload_bytes)?));
+    }
+    println!();
+    println!(
+        "History: the whole user-space path (fan-out + drain, ns per delivery, as above) without a history and with every topic keeping its last {KEPT} sends; then the memory a stored send takes: the process's resident memory grown by {} sends kept on one topic with no subscriber, ÷ {}.",
+        options.stored, options.stored
+    );
+    println!();
+    println!("| subscribers | without history | with history | with ÷ without |");
+    println!("| ---: | ---: | ---: | ---: |");
+    for (n, without, with) in rows {
+        println!(
+            "| {n} | {without:.0} | {with:.0} | {:.2}× |",
+            with / without
+        );
+    }
+    println!();
+    println!("| payload (JSON) | resident memory per stored send |");
+    println!("| ---: | ---: |");
+    for (payload_bytes, per_send) in memory {
+        println!("| {payload_bytes} bytes | {per_send:.0} bytes |");
+    }
+    Ok(())
+}
+
+/// The resident memory `count` kept sends of a `payload_bytes`-byte JSON string take, per send.
+fn stored_bytes(count: usize, payload_bytes: usize) -> Result<f64, String> {
+    // A JSON string of `payload_bytes` bytes, quotes included.
+    let payload = "x".repeat(payload_bytes.saturating_sub(2));
+    let rt = micro::broker_keeping(count);
+    // One send first, so that the topic's queue and the allocator's arenas are in place.
+    let send = |rt: &Realtime| {
+        rt.send_to("kept", &payload, axum_realtime::everyone)
+            .map(|_| ())
+            .map_err(|err| err.to_string())
+    };
+    send(&rt)?;
+    let rss = || axum_realtime_bench::procfs::rss_bytes("self").map_err(|err| err.to_string());
+    let before = rss()?;
+    for _ in 1..count {
+        send(&rt)?;
+    }
+    let after = rss()?;
+    drop(rt);
+    #[allow(clippy::cast_precision_loss, reason = "bytes, far below 2^52")]
+    Ok(after.saturating_sub(before) as f64 / (count - 1).max(1) as f64)
 }
 
 /// The control's steps: about as long as a sample of the publishers.

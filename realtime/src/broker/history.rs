@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use crate::broker::filter::Filter;
 use crate::sync::lock;
+use crate::wire::sse::{CONNECT_EVENT, RESYNC_EVENT};
 
 /// How much of a topic's past is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +101,9 @@ pub(crate) struct History {
     forgotten_through: AtomicU64,
 }
 
+/// Events the protocol itself writes (the stream's first event, the resync notice).
+const PROTOCOL_EVENTS: [&str; 2] = [CONNECT_EVENT, RESYNC_EVENT];
+
 /// Every this many records, topics whose history has all expired are forgotten.
 const SWEEP_EVERY: u64 = 4096;
 
@@ -119,8 +123,13 @@ impl History {
         self.default.is_some() || self.per_topic.values().any(|r| r.count > 0)
     }
 
-    /// What `topic` keeps: its own setting, else the default; `None` for nothing.
+    /// What `topic` keeps: its own setting, else the default; `None` for nothing. The
+    /// protocol's own events are never part of a history: a client that names them among its
+    /// subscriptions has no past to be replayed or resynchronized.
     pub(crate) fn retention(&self, topic: &str) -> Option<Retention> {
+        if PROTOCOL_EVENTS.contains(&topic) {
+            return None;
+        }
         match self.per_topic.get(topic) {
             Some(retention) => Some(*retention).filter(|r| r.count > 0),
             None => self.default,
@@ -366,6 +375,18 @@ mod tests {
         let history = History::new(Some(keep), HashMap::from([("noisy".to_owned(), none)]));
         assert_eq!(history.retention("chat"), Some(keep));
         assert_eq!(history.retention("noisy"), None);
+    }
+
+    #[test]
+    fn the_protocols_own_events_keep_no_history() {
+        let keep = Retention {
+            count: 10,
+            ttl: Duration::from_secs(60),
+        };
+        let history = History::new(Some(keep), HashMap::new());
+        assert_eq!(history.retention("chat"), Some(keep));
+        assert_eq!(history.retention("PB_CONNECT"), None);
+        assert_eq!(history.retention("PB_RESYNC"), None);
     }
 
     #[test]

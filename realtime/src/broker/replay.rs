@@ -13,9 +13,6 @@ use super::history::{Entry, Since};
 use crate::wire::position::{Position, Resume};
 use crate::wire::sse;
 
-/// The event that tells a client some topics' past is lost: reload their state.
-pub(crate) const RESYNC_EVENT: &str = "PB_RESYNC";
-
 impl Shared {
     /// The position a new stream stands for, in the order `epoch` which stands at `at`: `at`
     /// for a client that says nothing, else where it says it stopped, if that can be told.
@@ -148,7 +145,11 @@ impl Shared {
                 epoch: &epoch,
                 sequence: current,
             };
-            client.push(sse::event(&id.to_string(), RESYNC_EVENT, data.as_bytes()));
+            client.push(sse::event(
+                &id.to_string(),
+                sse::RESYNC_EVENT,
+                data.as_bytes(),
+            ));
         }
     }
 

@@ -51,11 +51,17 @@ pub(crate) fn event_of(chunk: &Bytes) -> Bytes {
     chunk.slice(start.min(chunk.len().saturating_sub(2))..chunk.len().saturating_sub(2))
 }
 
+/// The name of every stream's first event, which carries the client's id.
+pub(crate) const CONNECT_EVENT: &str = "PB_CONNECT";
+
+/// The name of the event that tells a client some topics' past is lost: reload their state.
+pub(crate) const RESYNC_EVENT: &str = "PB_RESYNC";
+
 /// The first event of every stream: it tells the client its id, both in `id:` (read by the JS
 /// SDK) and in the JSON data (read by the HTMX extension).
 pub(crate) fn connect(client_id: &str) -> Bytes {
     let data = format!(r#"{{"clientId":"{client_id}"}}"#);
-    event(client_id, "PB_CONNECT", data.as_bytes())
+    event(client_id, CONNECT_EVENT, data.as_bytes())
 }
 
 /// Whether `name` can stand in an `event:` line: SSE ends a field at CR or LF, and NUL is
