@@ -7,11 +7,11 @@
 //! An event is built once per send and kept as the HTTP/1.1 chunk that carries it
 //! (`<hex length>\r\n<event>\r\n`; the "frames" queued for clients): streams served without
 //! hyper write it as it is, with no framing work per recipient; hyper's path takes the event
-//! back out with [`event_of`].
+//! back out with [`into_event`] (or reads it in place with [`event_in`]).
 
 use std::io::Write as _;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf as _, BufMut, Bytes, BytesMut};
 
 /// The heartbeat, as a chunk: an SSE comment (`:\n\n`), ignored by every client, that keeps
 /// proxies from cutting a quiet stream and lets the server notice a dead peer.
@@ -39,16 +39,34 @@ pub(crate) fn event(id: &str, name: &str, data: &[u8]) -> Bytes {
         size_len + len + 2,
         "the chunk length is the event's"
     );
-    buf.freeze()
+    // Split off, the buffer is shared at once (the allocation its first clone would make
+    // anyway), so that [`into_event`] can trim each recipient's copy in place: a `Bytes`
+    // still in its first form must clone to be trimmed at its end.
+    buf.split().freeze()
 }
 
-/// The event inside a chunk built here (for a writer that does its own chunking).
-pub(crate) fn event_of(chunk: &Bytes) -> Bytes {
+/// Where the event lies inside a chunk built here.
+fn event_range(chunk: &[u8]) -> std::ops::Range<usize> {
+    let end = chunk.len().saturating_sub(2);
     let start = chunk
         .iter()
         .position(|&b| b == b'\n')
         .map_or(chunk.len(), |i| i + 1);
-    chunk.slice(start.min(chunk.len().saturating_sub(2))..chunk.len().saturating_sub(2))
+    start.min(end)..end
+}
+
+/// The event inside a chunk built here, in place (for a writer that does its own chunking).
+pub(crate) fn event_in(chunk: &[u8]) -> &[u8] {
+    &chunk[event_range(chunk)]
+}
+
+/// The event inside a chunk built here, cut out of it without touching its reference count:
+/// this runs once per delivery on hyper's path.
+pub(crate) fn into_event(mut chunk: Bytes) -> Bytes {
+    let range = event_range(&chunk);
+    chunk.truncate(range.end);
+    chunk.advance(range.start);
+    chunk
 }
 
 /// The first event of every stream: it tells the client its id, both in `id:` (read by the JS
@@ -75,22 +93,29 @@ mod tests {
             &chat[..],
             b"20\r\nid:abc\nevent:chat\ndata:{\"a\":1}\n\n\r\n"
         );
+        assert_eq!(event_in(&chat), b"id:abc\nevent:chat\ndata:{\"a\":1}\n\n");
         assert_eq!(
-            &event_of(&chat)[..],
+            &into_event(chat.clone())[..],
             b"id:abc\nevent:chat\ndata:{\"a\":1}\n\n"
         );
         assert_eq!(
-            &event_of(&connect("XYZ"))[..],
+            &into_event(connect("XYZ"))[..],
             b"id:XYZ\nevent:PB_CONNECT\ndata:{\"clientId\":\"XYZ\"}\n\n"
         );
-        assert_eq!(&event_of(&Bytes::from_static(HEARTBEAT))[..], b":\n\n");
+        assert_eq!(&into_event(Bytes::from_static(HEARTBEAT))[..], b":\n\n");
+        assert_eq!(event_in(HEARTBEAT), b":\n\n");
+        // Trimming one recipient's copy leaves the others' whole.
+        assert_eq!(
+            &chat[..],
+            b"20\r\nid:abc\nevent:chat\ndata:{\"a\":1}\n\n\r\n"
+        );
     }
 
     #[test]
     fn chunk_lengths_are_the_events_length_in_hex() {
         let data = vec![b'x'; 300];
         let chunk = event("1-1", "t", &data);
-        let event = event_of(&chunk);
+        let event = event_in(&chunk);
         assert!(chunk.starts_with(format!("{:x}\r\n", event.len()).as_bytes()));
         assert!(chunk.ends_with(b"\n\n\r\n"));
     }
