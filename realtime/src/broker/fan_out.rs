@@ -57,7 +57,7 @@ impl Shared {
                 epoch: &self.epoch,
                 sequence: self.sequence.fetch_add(1, Ordering::Relaxed) + 1,
             });
-            let (sequence, id) = (position.sequence, position.to_string());
+            let (sequence, id) = (position.sequence, position);
             let plain = sse::event(&id, topic, data);
             // With an engine, only the sends it numbered belong to the history's order.
             let in_order = at.is_some() || self.engine().is_none();

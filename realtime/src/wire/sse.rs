@@ -9,26 +9,40 @@
 //! hyper write it as it is, with no framing work per recipient; hyper's path takes the event
 //! back out with [`into_event`] (or reads it in place with [`event_in`]).
 
-use std::io::Write as _;
-
 use bytes::{Buf as _, BufMut, Bytes, BytesMut};
 
 /// The heartbeat, as a chunk: an SSE comment (`:\n\n`), ignored by every client, that keeps
 /// proxies from cutting a quiet stream and lets the server notice a dead peer.
 pub(crate) const HEARTBEAT: &[u8] = b"3\r\n:\n\n\r\n";
 
+/// What an event's `id:` holds: text (a client id), or a value that writes itself into the
+/// frame without being made into a `String` first (a message's position).
+pub(crate) trait EventId {
+    /// Its length in bytes.
+    fn text_len(&self) -> usize;
+    /// Appends it to `buf`.
+    fn put(&self, buf: &mut BytesMut);
+}
+
+impl<T: AsRef<str> + ?Sized> EventId for T {
+    fn text_len(&self) -> usize {
+        self.as_ref().len()
+    }
+
+    fn put(&self, buf: &mut BytesMut) {
+        buf.put_slice(self.as_ref().as_bytes());
+    }
+}
+
 /// Frames one event, as a chunk.
-pub(crate) fn event(id: &str, name: &str, data: &[u8]) -> Bytes {
-    let len = id.len() + name.len() + data.len() + 18;
-    // "<hex length>\r\n": at most 16 digits and 2 bytes.
-    let mut size = [0u8; 18];
-    let mut rest = &mut size[..];
-    write!(rest, "{len:x}\r\n").expect("18 bytes hold any usize in hex");
-    let size_len = 18 - rest.len();
-    let mut buf = BytesMut::with_capacity(size_len + len + 2);
-    buf.put_slice(&size[..size_len]);
-    buf.put_slice(b"id:");
-    buf.put_slice(id.as_bytes());
+pub(crate) fn event(id: &(impl EventId + ?Sized), name: &str, data: &[u8]) -> Bytes {
+    let len = id.text_len() + name.len() + data.len() + 18;
+    let mut digits = [0; 16];
+    let size = hex(len, &mut digits);
+    let mut buf = BytesMut::with_capacity(size.len() + 2 + len + 2);
+    buf.put_slice(size);
+    buf.put_slice(b"\r\nid:");
+    id.put(&mut buf);
     buf.put_slice(b"\nevent:");
     buf.put_slice(name.as_bytes());
     buf.put_slice(b"\ndata:");
@@ -36,13 +50,27 @@ pub(crate) fn event(id: &str, name: &str, data: &[u8]) -> Bytes {
     buf.put_slice(b"\n\n\r\n");
     debug_assert_eq!(
         buf.len(),
-        size_len + len + 2,
+        size.len() + 2 + len + 2,
         "the chunk length is the event's"
     );
     // Split off, the buffer is shared at once (the allocation its first clone would make
     // anyway), so that [`into_event`] can trim each recipient's copy in place: a `Bytes`
     // still in its first form must clone to be trimmed at its end.
     buf.split().freeze()
+}
+
+/// `n` in lower-case hex (a chunk's size line), written at the end of `buf`, without `fmt`:
+/// this runs once per send.
+fn hex(mut n: usize, buf: &mut [u8; 16]) -> &[u8] {
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        buf[start] = b"0123456789abcdef"[n & 0xf];
+        n >>= 4;
+        if n == 0 {
+            return &buf[start..];
+        }
+    }
 }
 
 /// Where the event lies inside a chunk built here.
@@ -109,6 +137,13 @@ mod tests {
             &chat[..],
             b"20\r\nid:abc\nevent:chat\ndata:{\"a\":1}\n\n\r\n"
         );
+    }
+
+    #[test]
+    fn sizes_in_hex() {
+        for n in [0, 1, 9, 10, 15, 16, 0x2f, 255, 256, 0xabc_def, usize::MAX] {
+            assert_eq!(hex(n, &mut [0; 16]), format!("{n:x}").as_bytes());
+        }
     }
 
     #[test]
