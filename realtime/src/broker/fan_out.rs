@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -56,7 +57,7 @@ impl Shared {
                 epoch: &self.epoch,
                 sequence: self.sequence.fetch_add(1, Ordering::Relaxed) + 1,
             });
-            let (sequence, id) = (position.sequence, position.to_string());
+            let (sequence, id) = (position.sequence, position);
             let plain = sse::event(&id, topic, data);
             // With an engine, only the sends it numbered belong to the history's order.
             let in_order = at.is_some() || self.engine().is_none();
@@ -173,19 +174,18 @@ impl Shared {
 
     /// Queues a client whose queue overflowed outside a fan-out for removal.
     pub(crate) fn overflowed(&self, client: Client) {
-        lock(&self.overflowed).push(client);
+        self.overflowed.put(std::iter::once(client));
         self.reap();
     }
 
     /// Unregisters overflowed clients, unless the topic index is busy (this may run inside a
     /// filter); the next send or connect does it then.
     pub(super) fn reap(&self) {
-        let pending = std::mem::take(&mut *lock(&self.overflowed));
-        if pending.is_empty() {
+        let Some(pending) = self.overflowed.take() else {
             return;
-        }
+        };
         if self.topics.try_write().is_err() {
-            lock(&self.overflowed).extend(pending);
+            self.overflowed.put(pending);
             return;
         }
         for client in &pending {
@@ -198,5 +198,65 @@ impl Shared {
     fn drop_slow(&self, client: &Client) {
         self.unregister(client);
         client.abort_connection();
+    }
+}
+
+/// Clients whose queue overflowed outside a fan-out, waiting to be unregistered. Every send
+/// looks, on every topic: finding none is one atomic load, so sends on different cores share
+/// its cache line instead of taking turns with its lock.
+#[derive(Default)]
+pub(super) struct Overflowed {
+    clients: Mutex<Vec<Client>>,
+    /// Whether `clients` holds any; written only under its lock.
+    any: AtomicBool,
+}
+
+impl Overflowed {
+    fn put(&self, clients: impl IntoIterator<Item = Client>) {
+        let mut queued = lock(&self.clients);
+        queued.extend(clients);
+        self.any.store(!queued.is_empty(), Ordering::Release);
+    }
+
+    /// Every client queued, if any.
+    fn take(&self) -> Option<Vec<Client>> {
+        if !self.any.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut queued = lock(&self.clients);
+        self.any.store(false, Ordering::Release);
+        Some(std::mem::take(&mut *queued)).filter(|clients| !clients.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Realtime;
+
+    #[test]
+    fn a_client_that_overflows_outside_a_send_is_removed_then_or_by_the_next_connect() {
+        let rt = Realtime::builder().queue_capacity(2).build();
+        let shared = rt.shared_arc();
+        let stream = shared.connect(None, None, None);
+        let client = stream.client().clone();
+        // Its PB_CONNECT and one more fill the queue; the next overflows it.
+        assert!(client.send("note", &1).unwrap());
+        assert!(!client.send("note", &2).unwrap());
+        assert!(rt.client(client.id().as_str()).is_none(), "removed at once");
+
+        let stream = shared.connect(None, None, None);
+        let client = stream.client().clone();
+        assert!(client.send("note", &1).unwrap());
+        {
+            // The index is busy (as when this runs inside a filter): removal waits.
+            let _busy = shared.write_topics();
+            assert!(!client.send("note", &2).unwrap());
+        }
+        assert!(rt.client(client.id().as_str()).is_some(), "not yet");
+        let _next = shared.connect(None, None, None);
+        assert!(
+            rt.client(client.id().as_str()).is_none(),
+            "removed by the next connect"
+        );
     }
 }

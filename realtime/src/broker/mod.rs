@@ -67,7 +67,7 @@ pub(crate) struct Shared {
     /// Whether the process is busy enough for busy topics' frames to be held.
     load: load::Load,
     /// Clients whose queue overflowed outside a fan-out, waiting to be unregistered.
-    overflowed: Mutex<Vec<Client>>,
+    overflowed: fan_out::Overflowed,
     /// What carries sends to other nodes; unset in-process. Set once, just after the broker
     /// is made, because the engine holds a handle back to it.
     engine: OnceLock<Arc<dyn Engine>>,
@@ -154,7 +154,7 @@ impl Realtime {
                 registry: Registry::new(),
                 topics: RwLock::default(),
                 load,
-                overflowed: Mutex::default(),
+                overflowed: fan_out::Overflowed::default(),
                 engine: OnceLock::new(),
                 history,
                 order: Mutex::new(()),

@@ -41,22 +41,63 @@ pub(crate) struct Limits {
     pub(crate) bytes: usize,
 }
 
+/// Laid out for the cache: a fan-out to thousands of clients finds each one's outbox cold, so
+/// what a delivery touches is two whole cache lines and no more. The first holds the lock word,
+/// the oldest frame, the byte count and the hold: all that a drain taking one frame reads. The
+/// second holds what a push or a drain finding nothing reads besides. The oldest frame sits in
+/// the outbox itself, so a stream that keeps up (one frame at a time) never touches the
+/// deque's buffer (a third line, elsewhere), and a quiet client has no buffer at all.
+#[repr(C, align(64))]
 pub(crate) struct Outbox {
-    limits: Limits,
     state: Mutex<State>,
 }
 
+#[repr(C)]
 #[derive(Default)]
 struct State {
-    frames: VecDeque<Bytes>,
+    // The first cache line, after the lock word.
+    /// The oldest queued frame; `None` only when nothing is queued.
+    first: Option<Bytes>,
     /// The sum of the queued frames' lengths. A frame shared with other clients (or other
     /// keys) counts in full in each queue, so the bound holds however frames are shared.
     bytes: usize,
     /// Until when the queued frames may wait: the earliest hold among them, `None` once one
     /// came without.
     hold: Option<Instant>,
-    waker: Option<Waker>,
+    // The second.
     closed: bool,
+    /// [`Limits::messages`], at least 1. Four bytes, so that the state fits its two lines:
+    /// a queue of four billion frames would not fit in memory anyway.
+    max_messages: u32,
+    waker: Option<Waker>,
+    /// The frames queued after `first`, oldest first.
+    rest: VecDeque<Bytes>,
+    /// [`Limits::bytes`].
+    max_bytes: usize,
+}
+
+impl State {
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    fn push_back(&mut self, frame: Bytes) {
+        if self.first.is_none() {
+            self.first = Some(frame);
+        } else {
+            self.rest.push_back(frame);
+        }
+    }
+
+    fn pop_front(&mut self) -> Option<Bytes> {
+        let first = self.first.take();
+        self.first = self.rest.pop_front();
+        first
+    }
 }
 
 /// What a stream finds in the outbox.
@@ -75,11 +116,11 @@ pub(crate) enum Drain {
 impl Outbox {
     pub(crate) fn new(limits: Limits) -> Self {
         Self {
-            limits: Limits {
-                messages: limits.messages.max(1),
-                ..limits
-            },
-            state: Mutex::default(),
+            state: Mutex::new(State {
+                max_messages: u32::try_from(limits.messages.max(1)).unwrap_or(u32::MAX),
+                max_bytes: limits.bytes,
+                ..State::default()
+            }),
         }
     }
 
@@ -93,11 +134,14 @@ impl Outbox {
         if state.closed {
             return Push::Closed;
         }
-        let was_empty = state.frames.is_empty();
+        let was_empty = state.is_empty();
         let bytes = state.bytes.saturating_add(frame.len());
-        if state.frames.len() >= self.limits.messages || (bytes > self.limits.bytes && !was_empty) {
+        // An empty queue takes any frame (it holds at least one message): the limits are read
+        // only behind a backlog.
+        if !was_empty && (state.len() >= state.max_messages as usize || bytes > state.max_bytes) {
             state.closed = true;
-            state.frames = VecDeque::new();
+            state.first = None;
+            state.rest = VecDeque::new();
             state.bytes = 0;
             return Self::wake(state, Push::Overflowed);
         }
@@ -108,10 +152,10 @@ impl Outbox {
         };
         // The stream needs waking when it has something to do now, or a deadline to learn:
         // not for a frame that joins a held queue without bringing its deadline closer.
-        let wake = was_empty || due != state.hold || state.frames.len() + 1 >= MAX_BATCH;
+        let wake = was_empty || due != state.hold || state.len() + 1 >= MAX_BATCH;
         state.hold = due;
         state.bytes = bytes;
-        state.frames.push_back(frame);
+        state.push_back(frame);
         if wake {
             Self::wake(state, Push::Queued)
         } else {
@@ -143,17 +187,22 @@ impl Outbox {
         self.lock().closed
     }
 
-    /// Moves the oldest queued frames into `out` (as many as fit), unless they are held
-    /// past `now()` (`None`: ignore holds) and fewer than `out` holds. The clock is read only
-    /// when frames are held: this runs once per delivery.
+    /// Moves the oldest queued frames into `out`'s first slots (as many as fit), unless they
+    /// are held past `now()` (`None`: ignore holds) and fewer than `out` holds. The clock is
+    /// read only when frames are held: this runs once per delivery.
+    ///
+    /// Slots are `Option`s: a stream may make its `out` anew for every drain, and an empty
+    /// `Option` costs nothing to make or drop, where an empty `Bytes` costs an indirect call
+    /// to drop.
+    #[inline]
     pub(crate) fn poll_drain(
         &self,
         cx: &mut Context<'_>,
-        out: &mut [Bytes],
+        out: &mut [Option<Bytes>],
         now: impl FnOnce() -> Option<Instant>,
     ) -> Drain {
         let mut state = self.lock();
-        if state.frames.is_empty() {
+        if state.is_empty() {
             if state.closed {
                 return Drain::Ended;
             }
@@ -161,18 +210,18 @@ impl Outbox {
             return Drain::Empty;
         }
         if let Some(hold) = state.hold
-            && state.frames.len() < out.len()
+            && state.len() < out.len()
             && !state.closed
             && now().is_some_and(|now| now < hold)
         {
             Self::register(&mut state, cx);
             return Drain::Held(hold);
         }
-        let n = out.len().min(state.frames.len());
+        let n = out.len().min(state.len());
         let mut taken = 0;
-        for (slot, frame) in out.iter_mut().zip(state.frames.drain(..n)) {
-            taken += frame.len();
-            *slot = frame;
+        for slot in &mut out[..n] {
+            *slot = state.pop_front();
+            taken += slot.as_ref().map_or(0, Bytes::len);
         }
         state.bytes -= taken;
         // What is left (more than one write holds) goes out next, without waiting.
@@ -200,9 +249,12 @@ mod tests {
     use std::time::Duration;
 
     fn drain_at(outbox: &Outbox, now: Option<Instant>) -> Result<Vec<Bytes>, Drain> {
-        let mut out: [Bytes; 3] = Default::default();
+        let mut out: [Option<Bytes>; 3] = Default::default();
         match outbox.poll_drain(&mut Context::from_waker(Waker::noop()), &mut out, || now) {
-            Drain::Frames(n) => Ok(out[..n].to_vec()),
+            Drain::Frames(n) => Ok(out[..n]
+                .iter_mut()
+                .map(|slot| slot.take().expect("a frame in every slot taken"))
+                .collect()),
             other => Err(other),
         }
     }
@@ -295,7 +347,7 @@ mod tests {
         let outbox = bounded(64);
         let now = Instant::now();
         let hold = |secs| Some(now + Duration::from_secs(secs));
-        let mut out: [Bytes; MAX_BATCH] = Default::default();
+        let mut out: [Option<Bytes>; MAX_BATCH] = Default::default();
         let mut poll =
             || outbox.poll_drain(&mut Context::from_waker(&waker), &mut out, || Some(now));
         assert_eq!(poll(), Drain::Empty);
@@ -353,7 +405,7 @@ mod tests {
         for frame in [&b"aaaa"[..], b"bbbb", b"cc"] {
             assert_eq!(push(&outbox, frame), Push::Queued);
         }
-        let mut out: [Bytes; 2] = Default::default();
+        let mut out: [Option<Bytes>; 2] = Default::default();
         let cx = &mut Context::from_waker(Waker::noop());
         assert_eq!(outbox.poll_drain(cx, &mut out, || None), Drain::Frames(2));
         assert_eq!(push(&outbox, b"dddddddd"), Push::Queued, "2 + 8 bytes");
@@ -376,6 +428,18 @@ mod tests {
             Push::Overflowed,
             "no backlog behind it"
         );
+    }
+
+    #[test]
+    #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+    fn the_state_fills_two_cache_lines_and_a_drain_of_one_frame_reads_the_first() {
+        use std::mem::{offset_of, size_of};
+        assert_eq!(size_of::<Outbox>(), 128);
+        let outbox = bounded(1);
+        let start = std::ptr::from_ref(&outbox).addr();
+        let state = std::ptr::from_ref(&*outbox.lock()).addr() - start;
+        assert!(state + offset_of!(State, hold) + size_of::<Option<Instant>>() <= 64);
+        assert!(state + offset_of!(State, closed) >= 64);
     }
 
     #[test]

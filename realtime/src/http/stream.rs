@@ -4,7 +4,7 @@ use std::convert::Infallible;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
 use tokio::time::{Instant, Interval, MissedTickBehavior, Sleep};
 
@@ -56,12 +56,12 @@ impl EventStream {
         }
     }
 
-    /// Moves the next frames (chunks, see [`sse`]) into `out`: `Ready(Some(n))` with
-    /// `n ≥ 1` of them, `Ready(None)` when the stream ends.
+    /// Moves the next frames (chunks, see [`sse`]) into `out`'s first slots: `Ready(Some(n))`
+    /// with `n ≥ 1` of them, `Ready(None)` when the stream ends.
     pub(crate) fn poll_frames(
         &mut self,
         cx: &mut Context<'_>,
-        out: &mut [Bytes],
+        out: &mut [Option<Bytes>],
     ) -> Poll<Option<usize>> {
         let mut respect_holds = true;
         loop {
@@ -116,7 +116,7 @@ impl EventStream {
                 if !std::mem::take(&mut self.wrote_since_tick)
                     && let Some(slot) = out.first_mut()
                 {
-                    *slot = Bytes::from_static(sse::HEARTBEAT);
+                    *slot = Some(Bytes::from_static(sse::HEARTBEAT));
                     return Poll::Ready(Some(1));
                 }
             }
@@ -134,16 +134,9 @@ impl Body for EventStream {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        let mut chunks: [Bytes; MAX_BATCH] = Default::default();
-        self.poll_frames(cx, &mut chunks).map(|next| {
-            next.map(|n| {
-                let events = match &chunks[..n] {
-                    [chunk] => sse::event_of(chunk),
-                    chunks => chunks.iter().flat_map(sse::event_of).collect(),
-                };
-                Ok(Frame::data(events))
-            })
-        })
+        let mut chunks = <[Option<Bytes>; MAX_BATCH]>::default();
+        let polled = self.poll_frames(cx, &mut chunks);
+        polled.map(|next| next.map(|n| Ok(Frame::data(events(&mut chunks[..n])))))
     }
 
     fn is_end_stream(&self) -> bool {
@@ -152,5 +145,43 @@ impl Body for EventStream {
 
     fn size_hint(&self) -> SizeHint {
         SizeHint::default()
+    }
+}
+
+/// The events of a batch's chunks, as one body frame, taking them: a lone chunk's event is cut
+/// out of it in place (the common case: one frame per delivery), several are copied into one
+/// buffer made to measure.
+fn events(chunks: &mut [Option<Bytes>]) -> Bytes {
+    if let [chunk] = chunks {
+        return chunk.take().map(sse::into_event).unwrap_or_default();
+    }
+    let events = || chunks.iter().flatten().map(|chunk| sse::event_in(chunk));
+    let mut joined = BytesMut::with_capacity(events().map(<[u8]>::len).sum());
+    for event in events() {
+        joined.extend_from_slice(event);
+    }
+    chunks.fill(None);
+    joined.freeze()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_is_its_events_in_order_as_one_frame() {
+        let chunks = [
+            sse::event("1", "chat", b"\"a\""),
+            sse::event("2", "chat", b"\"bb\""),
+            Bytes::from_static(sse::HEARTBEAT),
+        ];
+        let mut one = [Some(chunks[0].clone())];
+        assert_eq!(&events(&mut one)[..], b"id:1\nevent:chat\ndata:\"a\"\n\n");
+        let mut all = chunks.map(Some);
+        assert_eq!(
+            &events(&mut all)[..],
+            b"id:1\nevent:chat\ndata:\"a\"\n\nid:2\nevent:chat\ndata:\"bb\"\n\n:\n\n"
+        );
+        assert!(one.iter().chain(&all).all(Option::is_none), "taken");
     }
 }

@@ -29,7 +29,7 @@ pub(crate) async fn serve(mut conn: Connection, mut body: EventStream, headers: 
     }
     drop(head);
     let mut probe = [0u8; 64];
-    let mut frames: [Bytes; MAX_BATCH] = Default::default();
+    let mut frames: [Option<Bytes>; MAX_BATCH] = Default::default();
     loop {
         let next = poll_fn(|cx| {
             // A client sends nothing after its request: a read that completes means it left.
@@ -48,7 +48,7 @@ pub(crate) async fn serve(mut conn: Connection, mut body: EventStream, headers: 
             return;
         };
         let written = write_frames(&mut conn, &frames[..count]).await;
-        frames[..count].fill(Bytes::new());
+        frames[..count].fill(None);
         if written.is_err() {
             return;
         }
@@ -78,12 +78,12 @@ fn head(headers: &HeaderMap) -> Vec<u8> {
 
 /// Writes `frames` (chunks, at most [`MAX_BATCH`]) in one write when the socket
 /// takes them all. Nothing is allocated: this runs once per delivery.
-async fn write_frames(conn: &mut Connection, frames: &[Bytes]) -> io::Result<()> {
-    if let [frame] = frames {
+async fn write_frames(conn: &mut Connection, frames: &[Option<Bytes>]) -> io::Result<()> {
+    if let [Some(frame)] = frames {
         return conn.write_all(frame).await;
     }
     let mut parts = [IoSlice::new(&[]); MAX_BATCH];
-    for (part, frame) in parts.iter_mut().zip(frames) {
+    for (part, frame) in parts.iter_mut().zip(frames.iter().flatten()) {
         *part = IoSlice::new(frame);
     }
     let mut parts = &mut parts[..frames.len()];

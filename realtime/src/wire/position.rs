@@ -6,6 +6,10 @@
 
 use std::fmt;
 
+use bytes::{BufMut as _, BytesMut};
+
+use crate::wire::sse::EventId;
+
 /// The longest `Last-Event-ID` read: a position or a client id is far shorter, and anything
 /// longer is not one of ours.
 const MAX_LEN: usize = 128;
@@ -15,6 +19,36 @@ const MAX_LEN: usize = 128;
 pub(crate) struct Position<'a> {
     pub(crate) epoch: &'a str,
     pub(crate) sequence: u64,
+}
+
+/// Written straight into its frame, not made into a `String` first: every send frames one.
+impl EventId for Position<'_> {
+    fn text_len(&self) -> usize {
+        let digits = self
+            .sequence
+            .checked_ilog10()
+            .map_or(1, |log| log as usize + 1);
+        self.epoch.len() + 1 + digits
+    }
+
+    fn put(&self, buf: &mut BytesMut) {
+        buf.put_slice(self.epoch.as_bytes());
+        buf.put_u8(b'-');
+        buf.put_slice(decimal(self.sequence, &mut [0; 20]));
+    }
+}
+
+/// `n` in decimal, written at the end of `buf`.
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        buf[start] = b'0' + u8::try_from(n % 10).unwrap_or_default();
+        n /= 10;
+        if n == 0 {
+            return &buf[start..];
+        }
+    }
 }
 
 impl fmt::Display for Position<'_> {
@@ -66,6 +100,20 @@ impl Resume {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_position_frames_as_its_text() {
+        for epoch in ["Ab3xYz09", "", "x"] {
+            for sequence in [0, 1, 9, 10, 99, 100, 4_294_967_296, u64::MAX] {
+                let position = Position { epoch, sequence };
+                let text = position.to_string();
+                assert_eq!(position.text_len(), text.len());
+                let mut buf = BytesMut::new();
+                position.put(&mut buf);
+                assert_eq!(buf, text.as_bytes());
+            }
+        }
+    }
 
     #[test]
     fn positions_client_ids_and_everything_else() {
