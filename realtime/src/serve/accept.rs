@@ -97,6 +97,10 @@ impl ServeContext {
                 .closed_by(Instant::now() + Duration::from_secs(1))
                 .await;
         }
+        // The requests answered may have made sends the engine has yet to publish.
+        if !self.rt.flush(self.shutdown_timeout).await {
+            tracing::warn!("shutdown timeout: some sends may not have reached the other nodes");
+        }
     }
 }
 

@@ -159,8 +159,8 @@ export function freePort() {
 }
 
 /**
- * Runs an example binary: `<binPath> --addr 127.0.0.1:<port> --data-dir <dataDir>`, on a
- * free port and a fresh temporary data directory unless given, and waits until `GET /`
+ * Runs an example binary: `<binPath> --addr 127.0.0.1:<port> --data-dir <dataDir> <args>`,
+ * on a free port and a fresh temporary data directory unless given, and waits until `GET /`
  * answers 2xx. Resolves with
  *
  *   { url, port, dataDir, pid(), output(), stop(), restart(), dispose() }
@@ -172,7 +172,7 @@ export function freePort() {
  * - `dispose()` stops it and removes the data directory if this function created it.
  * - `output()` is the tail of the process's stdout and stderr, for error messages.
  */
-export async function startExample(binPath, { port, dataDir } = {}) {
+export async function startExample(binPath, { port, dataDir, args = [] } = {}) {
     if (!binPath || !existsSync(binPath)) {
         throw new Error(`the example binary ${JSON.stringify(binPath)} does not exist`);
     }
@@ -193,7 +193,7 @@ export async function startExample(binPath, { port, dataDir } = {}) {
     };
 
     function launch() {
-        const child = spawn(binPath, ["--addr", `127.0.0.1:${port}`, "--data-dir", dataDir], {
+        const child = spawn(binPath, ["--addr", `127.0.0.1:${port}`, "--data-dir", dataDir, ...args], {
             stdio: ["ignore", "pipe", "pipe"],
         });
         children.add(child);
