@@ -15,6 +15,16 @@
 // what was missed. When it cannot (PB_RESYNC), each element listening to one of the named
 // topics gets the DOM event "sse:resync" (answer it with hx-trigger="sse:resync" to reload; an
 // element with that trigger and no topic of its own hears every resync).
+//
+// One stream per browser (opt-in): with `sse-share-tabs` on a container, the page's tabs of
+// one origin elect one of them (Web Locks) to hold the only EventSource; it subscribes to the
+// union of every tab's topics and hands each event to the others (BroadcastChannel). When it
+// closes, another takes over within a moment and resumes from the last event id, so nothing is
+// lost or shown twice. Over HTTP/1.1 a browser allows six connections per origin and every
+// stream holds one: without sharing, the sixth tab starves the page's own requests. The
+// attribute's value scopes the sharing (put the signed-in user's id there): tabs share only
+// with tabs of the same scope, so a tab never shows another user's events. Where either API is
+// missing, or without the attribute, each tab has its own stream.
 ;(function () {
   'use strict'
   var EXT = 'pocketbase-sse'
@@ -34,6 +44,7 @@
   var connected = false
   var attempt = 0
   var retryTimer = null
+  var share // undefined: not decided yet; null: this tab has its own stream; else see sharing()
 
   htmx.defineExtension(EXT, {
     init: function (apiRef) {
@@ -86,15 +97,22 @@
   function mark(elt) {
     elt.classList.toggle('sse-disconnected', !connected)
     elt.setAttribute('data-sse-state', connected ? 'connected' : 'disconnected')
+    // Which tab holds the shared stream ("leader") and which are handed its events.
+    if (share) elt.setAttribute('data-sse-share', share.leader ? 'leader' : 'follower')
+  }
+
+  function markAll() {
+    document.querySelectorAll('[hx-ext], [data-hx-ext]').forEach(function (elt) {
+      if (isContainer(elt)) mark(elt)
+    })
   }
 
   function setConnected(on) {
     if (on === connected) return
     connected = on
-    document.querySelectorAll('[hx-ext], [data-hx-ext]').forEach(function (elt) {
-      if (isContainer(elt)) mark(elt)
-    })
+    markAll()
     document.dispatchEvent(new CustomEvent(EXT + (on ? ':connected' : ':disconnected')))
+    if (share && share.leader) share.channel.postMessage({ type: 'state', connected: on })
   }
 
   function currentTopics() {
@@ -122,7 +140,13 @@
   function flush() {
     scheduled = false
     var topics = currentTopics()
-    if (!source && topics.length) connect()
+    if (share === undefined && topics.length) {
+      share = sharing()
+      markAll()
+    }
+    if (share && !share.leader) return announce(topics)
+    if (share) topics = withPeers(topics)
+    if (!source && topics.length && (!share || share.ready)) connect()
     if (source) topics.forEach(listen)
     if (!clientId || posting) return // PB_CONNECT / the running POST's completion flushes again
     var key = JSON.stringify([clientId, topics.slice().sort()])
@@ -195,6 +219,9 @@
   function onMessage(e) {
     if (typeof e.data !== 'string') return // EventSource's own open/error events
     if (e.lastEventId) lastId = e.lastEventId
+    if (share && share.leader) {
+      share.channel.postMessage({ type: 'event', name: e.type, data: e.data, id: e.lastEventId })
+    }
     var html
     try { html = JSON.parse(e.data) } catch (_) { html = e.data } // servers JSON-encode multi-line HTML
     if (typeof html !== 'string') html = JSON.stringify(html)
@@ -219,6 +246,9 @@
   // The server cannot tell what this page missed on these topics: their elements reload.
   function onResync(e) {
     if (e.lastEventId) lastId = e.lastEventId
+    if (share && share.leader) {
+      share.channel.postMessage({ type: 'resync', data: e.data, id: e.lastEventId })
+    }
     var topics = []
     try { topics = JSON.parse(e.data).topics || [] } catch (_) {}
     var base = function (key) { return key.split('?')[0] }
@@ -231,6 +261,86 @@
       if (hit.length) api.triggerEvent(elt, 'sse:resync', { topics: hit })
     })
     document.dispatchEvent(new CustomEvent(EXT + ':resync', { detail: { topics: topics } }))
+  }
+
+  // --- one stream per browser, shared by its tabs -----------------------------------------
+
+  // How long a new leader waits for the other tabs' topics before it opens the stream: its
+  // first subscription decides what the server replays, so it should hold every tab's topics.
+  var GATHER_MS = 150
+
+  function sharing() {
+    var holder = document.querySelector('[sse-share-tabs], [data-sse-share-tabs]')
+    if (!holder || typeof BroadcastChannel !== 'function' || !(navigator.locks && navigator.locks.request)) {
+      return null
+    }
+    var scope = holder.getAttribute('sse-share-tabs') || holder.getAttribute('data-sse-share-tabs') || ''
+    var name = EXT + ':' + scope
+    var self = {
+      tab: Math.random().toString(36).slice(2) + Date.now().toString(36),
+      channel: new BroadcastChannel(name),
+      leader: false,
+      ready: false, // a leader that has gathered the other tabs' topics
+      peers: new Map(), // tab -> its topics (leader only)
+      announced: null, // the topics this follower last told the leader
+    }
+    self.channel.onmessage = function (m) { onShared(m.data || {}) }
+    addEventListener('pagehide', function () {
+      if (!self.leader) self.channel.postMessage({ type: 'bye', tab: self.tab })
+    })
+    // Held for as long as this tab lives: the next tab in line gets it when this one goes.
+    navigator.locks.request(name, function () {
+      self.leader = true
+      self.peers.clear()
+      markAll()
+      self.channel.postMessage({ type: 'leader' })
+      setTimeout(function () {
+        self.ready = true
+        schedule()
+      }, GATHER_MS)
+      return new Promise(function () {}) // never settles: the lock goes with the tab
+
+    })
+    self.channel.postMessage({ type: 'hello', tab: self.tab })
+    return self
+  }
+
+  function announce(topics) {
+    var key = JSON.stringify(topics.slice().sort())
+    if (key === share.announced) return
+    share.announced = key
+    share.channel.postMessage({ type: 'topics', tab: share.tab, topics: topics })
+  }
+
+  function withPeers(topics) {
+    var set = new Set(topics)
+    share.peers.forEach(function (theirs) { theirs.forEach(function (k) { set.add(k) }) })
+    return Array.from(set)
+  }
+
+  function onShared(m) {
+    if (share.leader) {
+      if (m.type === 'topics') {
+        share.peers.set(m.tab, m.topics || [])
+        schedule()
+      } else if (m.type === 'bye') {
+        if (share.peers.delete(m.tab)) schedule(true)
+      } else if (m.type === 'hello') {
+        share.channel.postMessage({ type: 'state', connected: connected })
+        share.channel.postMessage({ type: 'leader' })
+      }
+      return
+    }
+    if (m.type === 'leader') {
+      share.announced = null // a new leader knows nobody's topics yet
+      announce(currentTopics())
+    } else if (m.type === 'state') {
+      setConnected(!!m.connected)
+    } else if (m.type === 'event') {
+      onMessage({ type: m.name, data: m.data, lastEventId: m.id })
+    } else if (m.type === 'resync') {
+      onResync({ data: m.data, lastEventId: m.id })
+    }
   }
 
   function swap(elt, html) {
