@@ -325,3 +325,44 @@ async fn a_trusted_proxy_is_not_held_to_the_per_address_limit() {
         "the untrusted address keeps its limit"
     );
 }
+
+/// The streams of one forwarded client are held to `max_connections_per_ip` whichever proxy
+/// they come through, on either server; other clients of the same proxies are not affected.
+#[tokio::test]
+async fn a_forwarded_client_is_held_to_the_per_address_limit() {
+    for path in PATHS {
+        let rt = behind_proxies().max_connections_per_ip(2).build();
+        let server = Server::start(path, &rt).await;
+        let client = ["X-Forwarded-For: 203.0.113.7"];
+        let first = open(&server, PROXY_A, &client).await;
+        let _second = open(&server, PROXY_B, &client).await;
+
+        let refused = request_from(
+            PROXY_A,
+            server.addr(),
+            &format!("GET /api/realtime HTTP/1.1\r\n{}", client[0]),
+            b"",
+        )
+        .await;
+        assert_eq!(
+            (refused.status, refused.text().as_str()),
+            (
+                429,
+                r#"{"data":{},"message":"Too Many Requests.","status":429}"#
+            ),
+            "{path:?}"
+        );
+        assert_eq!(rt.clients().len(), 2, "{path:?}: no client was registered");
+
+        let _other = open(&server, PROXY_A, &["X-Forwarded-For: 198.51.100.9"]).await;
+        let _proxy_itself = open(&server, PROXY_A, &[]).await;
+        let _proxy_itself_again = open(&server, PROXY_A, &[]).await;
+        let _proxy_itself_thrice = open(&server, PROXY_A, &[]).await;
+
+        // A place is free again once a stream ends.
+        drop(first);
+        realtime_tests::wait::eventually("the first stream is gone", || rt.clients().len() == 5)
+            .await;
+        let _again = open(&server, PROXY_B, &client).await;
+    }
+}

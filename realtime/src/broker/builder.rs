@@ -302,7 +302,8 @@ impl Builder {
     /// client address; more are closed as they arrive, so that one address cannot take every
     /// descriptor. Default: a quarter of [`Builder::max_connections`]'s default. Behind a
     /// reverse proxy every connection comes from the proxy's address: list the proxy in
-    /// [`Builder::trusted_proxies`], whose connections are not held to this limit.
+    /// [`Builder::trusted_proxies`], whose connections are not held to this limit; the
+    /// streams of each client it names are, on any server (more are answered with a 429).
     pub fn max_connections_per_ip(mut self, connections: usize) -> Self {
         self.config.serve.max_connections_per_ip = connections.max(1);
         self

@@ -24,6 +24,11 @@ impl ClientAddress {
         let client = proxies.client_address(peer, request.headers());
         Some(Self { peer, client })
     }
+
+    /// Whether a trusted proxy named the client, rather than the client being the peer.
+    pub(crate) fn is_forwarded(&self) -> bool {
+        self.peer != self.client
+    }
 }
 
 /// The peer's address, from [`crate::serve`]'s [`Peer`] or axum's plain connect info.

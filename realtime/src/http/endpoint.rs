@@ -12,6 +12,7 @@ use http_body::Body as _;
 
 use crate::broker::Realtime;
 use crate::broker::engine::{Refusal, SubscriptionChange};
+use crate::broker::per_address::StreamsPerAddress;
 use crate::http::client_address::ClientAddress;
 use crate::http::handoff::{DirectStream, Peer};
 use crate::http::stream::EventStream;
@@ -109,10 +110,19 @@ fn open_stream(rt: &Realtime, request: &Request) -> Response {
         .get::<ConnectInfo<Peer>>()
         .map(|info| info.0.abort.clone());
     let address = ClientAddress::of(request, &shared.config.trusted_proxies);
+    // The connection limit saw only the proxy: a forwarded client is counted here.
+    let address_slot = match address.filter(ClientAddress::is_forwarded) {
+        Some(address) => match StreamsPerAddress::take(&shared.forwarded_streams, address.client) {
+            Some(slot) => Some(slot),
+            None => return too_many_streams(address),
+        },
+        None => None,
+    };
     let registration = shared.connect(
         address.map(|address| address.client),
         abort,
         resume_of(request),
+        address_slot,
     );
     tracing::debug!(client = %registration.client().id(), "realtime stream opened");
     let body = EventStream::new(registration, &shared.config);
@@ -130,6 +140,12 @@ fn open_stream(rt: &Realtime, request: &Request) -> Response {
         headers.insert(name, HeaderValue::from_static(value));
     }
     response
+}
+
+/// A forwarded client over `max_connections_per_ip` streams: PocketBase's rate-limit answer.
+fn too_many_streams(address: ClientAddress) -> Response {
+    tracing::debug!(client = %address.client, proxy = %address.peer, "too many streams from one forwarded client");
+    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests.").into_response()
 }
 
 /// Where a reconnecting client says it stopped: `Last-Event-ID` (sent by `EventSource` on its
