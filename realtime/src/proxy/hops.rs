@@ -393,8 +393,9 @@ mod tests {
 
     #[test]
     fn at_most_max_bytes_are_read() {
-        // One long hop: cut by the bound, so its start is never seen.
-        let long = format!("{}1.2.3.4", "1".repeat(MAX_BYTES));
+        // A line cut by the bound: its leftmost piece, which looks like an address, is only
+        // the end of one (`21.2.3.4`), so it is not taken.
+        let long = format!("21.2.3.4{}", ",".repeat(MAX_BYTES - "1.2.3.4".len()));
         assert_eq!(
             hops(ForwardedHeader::XForwardedFor, &[&long]),
             [Hop::Malformed]
