@@ -79,6 +79,7 @@ pub mod channel;
 #[cfg(feature = "redis")]
 mod cluster;
 mod http;
+mod proxy;
 pub mod serve;
 mod sync;
 mod wire;
@@ -124,5 +125,6 @@ pub use channel::{Channel, ChannelHistory};
 pub use cluster::RedisUrlError;
 pub use filter::{Filter, IntoFilter, everyone};
 pub use http::capture::HtmlChannel;
+pub use proxy::{ForwardedHeader, TrustedProxies, TrustedProxyError};
 pub use wire::client_id::ClientId;
 pub use wire::subscription::{Subscription, SubscriptionOptions};

@@ -10,6 +10,7 @@ use crate::broker::engine::StartEngine;
 use crate::broker::history::Retention;
 use crate::broker::outbox;
 use crate::channel::DuplicateChannel;
+use crate::proxy::TrustedProxies;
 use crate::wire::subscription::Subscription;
 
 pub(crate) type ClientHook = Box<dyn Fn(&Client) + Send + Sync>;
@@ -29,6 +30,8 @@ pub(crate) struct Config {
     pub(crate) max_write_delay: Duration,
     pub(crate) hold_above_cores: f64,
     pub(crate) check_remote_ip: bool,
+    /// Whose forwarding headers name the client; none by default.
+    pub(crate) trusted_proxies: TrustedProxies,
     /// The history every topic keeps unless set per topic.
     pub(crate) history: Option<Retention>,
     pub(crate) auth_cookie: String,
@@ -87,6 +90,7 @@ impl Default for Config {
             max_write_delay: Duration::from_millis(40),
             hold_above_cores: 0.5,
             check_remote_ip: true,
+            trusted_proxies: TrustedProxies::default(),
             auth_cookie: crate::auth::cookie::DEFAULT_COOKIE.to_owned(),
             secure_cookie: false,
             serve: ServeLimits::default(),
@@ -234,6 +238,28 @@ impl Builder {
         self
     }
 
+    /// The reverse proxies whose forwarding header names the client (none by default: the
+    /// client is the socket peer). It decides [`Client::remote_ip`], the address
+    /// [`check_remote_ip`](Self::check_remote_ip) compares, and the address
+    /// [`max_connections_per_ip`](Self::max_connections_per_ip) counts; see
+    /// [`TrustedProxies`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), axum_realtime::TrustedProxyError> {
+    /// use axum_realtime::{Realtime, TrustedProxies};
+    ///
+    /// let rt = Realtime::builder()
+    ///     .trusted_proxies(TrustedProxies::new(["127.0.0.1", "::1"])?)
+    ///     .build();
+    /// # drop(rt);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.config.trusted_proxies = proxies;
+        self
+    }
+
     /// The name of the auth cookie (default `realtime_auth`): a same-origin request without
     /// `Authorization` is authenticated by the token in it. Set it with
     /// [`Realtime::auth_cookie`].
@@ -275,7 +301,9 @@ impl Builder {
     /// The most connections [`Realtime::serve`](crate::Realtime::serve) keeps open from one
     /// client address; more are closed as they arrive, so that one address cannot take every
     /// descriptor. Default: a quarter of [`Builder::max_connections`]'s default. Behind a
-    /// reverse proxy every connection comes from the proxy's address: raise it there.
+    /// reverse proxy every connection comes from the proxy's address: list the proxy in
+    /// [`Builder::trusted_proxies`], whose connections are not held to this limit; the
+    /// streams of each client it names are, on any server (more are answered with a 429).
     pub fn max_connections_per_ip(mut self, connections: usize) -> Self {
         self.config.serve.max_connections_per_ip = connections.max(1);
         self

@@ -37,6 +37,7 @@ mod order;
 pub(crate) mod outbox;
 mod pace;
 pub(crate) mod past;
+pub(crate) mod per_address;
 mod recent;
 mod registry;
 mod replay;
@@ -86,6 +87,8 @@ pub(crate) struct Shared {
     sequence: AtomicU64,
     /// Response bodies alive: a stream outlives its registration while its connection drains.
     pub(crate) open_streams: AtomicUsize,
+    /// The streams of each client a trusted proxy names, held to `max_connections_per_ip`.
+    pub(crate) forwarded_streams: Arc<per_address::StreamsPerAddress>,
 }
 
 /// A stream's registration: its client stays registered, and counted in
@@ -93,6 +96,8 @@ pub(crate) struct Shared {
 pub(crate) struct Connected {
     client: Client,
     broker: Weak<Shared>,
+    /// The stream's place among its forwarded client's, if a trusted proxy named one.
+    _address_slot: Option<per_address::AddressSlot>,
 }
 
 impl Connected {
@@ -146,6 +151,8 @@ impl Realtime {
             }
         }
         let history = history::History::new(builder.config.history, history_for);
+        let forwarded_streams =
+            per_address::StreamsPerAddress::new(builder.config.serve.max_connections_per_ip);
         let rt = Self {
             shared: Arc::new(Shared {
                 config: builder.config,
@@ -163,6 +170,7 @@ impl Realtime {
                 epoch,
                 sequence: AtomicU64::new(0),
                 open_streams: AtomicUsize::new(0),
+                forwarded_streams,
             }),
         };
         if let Some(start) = start_engine {
@@ -389,12 +397,14 @@ impl Shared {
     }
 
     /// Opens a stream's registration: a new client, with its `PB_CONNECT` queued, registered
-    /// until the returned guard is dropped. The one way a stream opens, on either path.
+    /// until the returned guard is dropped (with `address_slot`, if any). The one way a stream
+    /// opens, on either path.
     pub(crate) fn connect(
         self: &Arc<Self>,
         remote_ip: Option<IpAddr>,
         abort: Option<Abort>,
         resume: Option<Resume>,
+        address_slot: Option<per_address::AddressSlot>,
     ) -> Connected {
         self.reap();
         let id = match self.engine() {
@@ -432,6 +442,7 @@ impl Shared {
         Connected {
             client,
             broker: Arc::downgrade(self),
+            _address_slot: address_slot,
         }
     }
 

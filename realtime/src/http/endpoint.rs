@@ -1,7 +1,5 @@
 //! `GET` and `POST /api/realtime`, as PocketBase serves them.
 
-use std::net::SocketAddr;
-
 use axum::Extension;
 use axum::Router;
 use axum::body::Body;
@@ -14,6 +12,8 @@ use http_body::Body as _;
 
 use crate::broker::Realtime;
 use crate::broker::engine::{Refusal, SubscriptionChange};
+use crate::broker::per_address::StreamsPerAddress;
+use crate::http::client_address::ClientAddress;
 use crate::http::handoff::{DirectStream, Peer};
 use crate::http::stream::EventStream;
 use crate::wire::api_error::ApiError;
@@ -92,19 +92,6 @@ fn script(source: &'static str) -> Response {
         .into_response()
 }
 
-/// The peer's address, from [`crate::serve`]'s [`Peer`] or axum's plain connect info.
-fn remote_addr(request: &Request) -> Option<SocketAddr> {
-    let extensions = request.extensions();
-    extensions
-        .get::<ConnectInfo<Peer>>()
-        .map(|info| info.0.addr())
-        .or_else(|| {
-            extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|info| info.0)
-        })
-}
-
 /// The head of every event stream, as PocketBase writes it (hyper or the direct writer adds
 /// the chunked framing and the date).
 const STREAM_HEADERS: [(http::HeaderName, &str); 3] = [
@@ -122,10 +109,20 @@ fn open_stream(rt: &Realtime, request: &Request) -> Response {
         .extensions()
         .get::<ConnectInfo<Peer>>()
         .map(|info| info.0.abort.clone());
+    let address = ClientAddress::of(request, &shared.config.trusted_proxies);
+    // The connection limit saw only the proxy: a forwarded client is counted here.
+    let address_slot = match address.filter(ClientAddress::is_forwarded) {
+        Some(address) => match StreamsPerAddress::take(&shared.forwarded_streams, address.client) {
+            Some(slot) => Some(slot),
+            None => return too_many_streams(address),
+        },
+        None => None,
+    };
     let registration = shared.connect(
-        remote_addr(request).map(|addr| addr.ip()),
+        address.map(|address| address.client),
         abort,
         resume_of(request),
+        address_slot,
     );
     tracing::debug!(client = %registration.client().id(), "realtime stream opened");
     let body = EventStream::new(registration, &shared.config);
@@ -143,6 +140,12 @@ fn open_stream(rt: &Realtime, request: &Request) -> Response {
         headers.insert(name, HeaderValue::from_static(value));
     }
     response
+}
+
+/// A forwarded client over `max_connections_per_ip` streams: PocketBase's rate-limit answer.
+fn too_many_streams(address: ClientAddress) -> Response {
+    tracing::debug!(client = %address.client, proxy = %address.peer, "too many streams from one forwarded client");
+    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests.").into_response()
 }
 
 /// Where a reconnecting client says it stopped: `Last-Event-ID` (sent by `EventSource` on its
@@ -181,7 +184,7 @@ async fn subscribe(rt: &Realtime, request: Request) -> Response {
 
 /// PocketBase's checks, in PocketBase's order.
 async fn try_subscribe(rt: &Realtime, request: Request) -> Result<(), ApiError> {
-    let remote = remote_addr(&request);
+    let remote = ClientAddress::of(&request, &rt.shared().config.trusted_proxies);
     let (parts, body) = request.into_parts();
     let body = SubscribeRequest::read_body(body).await?;
     let form = SubscribeRequest::parse(&parts.headers, &body)?;
@@ -191,7 +194,7 @@ async fn try_subscribe(rt: &Realtime, request: Request) -> Result<(), ApiError> 
     let change = SubscriptionChange {
         client_id: form.client_id,
         keys: form.subscriptions,
-        remote: remote.map(|addr| addr.ip()),
+        remote: remote.map(|address| address.client),
         auth: auth.record().cloned(),
     };
     rt.change_subscriptions(change).await.map_err(api_error)

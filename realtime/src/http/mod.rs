@@ -4,6 +4,7 @@
 //! `serve` takes a stream the endpoint accepted.
 
 pub(crate) mod capture;
+pub(crate) mod client_address;
 pub(crate) mod endpoint;
 pub(crate) mod extract;
 pub(crate) mod handoff;

@@ -50,6 +50,7 @@ impl ServeContext {
             connections: Arc::new(Connections::new(
                 config.max_connections,
                 config.max_connections_per_ip,
+                rt.shared().config.trusted_proxies.clone(),
             )),
             rt,
         })

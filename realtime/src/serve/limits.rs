@@ -1,5 +1,6 @@
 //! The open connections, counted in total and per client address, each with the means to cut
-//! it: what keeps one address, or a flood, from taking every descriptor.
+//! it: what keeps one address, or a flood, from taking every descriptor. A trusted proxy's
+//! connections count in the total only: it carries everyone's.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -11,6 +12,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::http::handoff::Handoff;
+use crate::proxy::TrustedProxies;
 use crate::sync::{Abort, lock};
 
 /// Whether a repeated warning is due: at most one every ten seconds.
@@ -27,6 +29,8 @@ pub(super) fn warn_now(last: &mut Option<Instant>) -> bool {
 pub(super) struct Connections {
     max_total: usize,
     max_per_ip: usize,
+    /// Peers not held to `max_per_ip`.
+    proxies: TrustedProxies,
     next_id: AtomicU64,
     registry: Mutex<Registry>,
     /// Notified when the last connection closes.
@@ -45,14 +49,16 @@ struct Registry {
 pub(super) struct Admission {
     connections: Arc<Connections>,
     id: u64,
-    ip: IpAddr,
+    /// The address counted, unless the peer is a trusted proxy.
+    ip: Option<IpAddr>,
 }
 
 impl Connections {
-    pub(super) fn new(max_total: usize, max_per_ip: usize) -> Self {
+    pub(super) fn new(max_total: usize, max_per_ip: usize, proxies: TrustedProxies) -> Self {
         Self {
             max_total,
             max_per_ip,
+            proxies,
             next_id: AtomicU64::new(0),
             registry: Mutex::default(),
             emptied: Notify::new(),
@@ -64,15 +70,19 @@ impl Connections {
     }
 
     /// Takes a place for a new connection from `ip`, or refuses it (and says so, now and
-    /// then) when the server or that address is at its limit.
+    /// then) when the server or that address is at its limit (a trusted proxy has none of its
+    /// own).
     pub(super) fn admit(
         this: &Arc<Self>,
         ip: IpAddr,
         abort: &Abort,
         handoff: &Arc<Handoff>,
     ) -> Option<Admission> {
+        let counted = (!this.proxies.is_trusted(ip)).then_some(ip);
         let mut registry = this.lock();
-        let from_ip = registry.per_ip.get(&ip).copied().unwrap_or(0);
+        let from_ip = counted
+            .and_then(|ip| registry.per_ip.get(&ip).copied())
+            .unwrap_or(0);
         if registry.open.len() >= this.max_total || from_ip >= this.max_per_ip {
             registry.refused += 1;
             if warn_now(&mut registry.last_warning) {
@@ -90,18 +100,22 @@ impl Connections {
         registry
             .open
             .insert(id, (abort.clone(), Arc::clone(handoff)));
-        *registry.per_ip.entry(ip).or_default() += 1;
+        if let Some(ip) = counted {
+            *registry.per_ip.entry(ip).or_default() += 1;
+        }
         Some(Admission {
             connections: Arc::clone(this),
             id,
-            ip,
+            ip: counted,
         })
     }
 
-    fn release(&self, id: u64, ip: IpAddr) {
+    fn release(&self, id: u64, ip: Option<IpAddr>) {
         let mut registry = self.lock();
         registry.open.remove(&id);
-        if let Some(count) = registry.per_ip.get_mut(&ip) {
+        if let Some(ip) = ip
+            && let Some(count) = registry.per_ip.get_mut(&ip)
+        {
             *count -= 1;
             if *count == 0 {
                 registry.per_ip.remove(&ip);

@@ -4,7 +4,8 @@
 //!
 //! - **Connections** are limited in total and per client address
 //!   ([`Builder::max_connections`](crate::Builder::max_connections),
-//!   [`Builder::max_connections_per_ip`](crate::Builder::max_connections_per_ip)); one over
+//!   [`Builder::max_connections_per_ip`](crate::Builder::max_connections_per_ip); a
+//!   [trusted proxy](crate::Builder::trusted_proxies)'s count in the total only); one over
 //!   a limit is closed at once, and running out of descriptors is logged while the accept
 //!   loop waits for some to be freed.
 //! - **Deadlines**: a request head must arrive whole within
