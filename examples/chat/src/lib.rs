@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post};
-use axum_realtime::{JwtAuth, Realtime};
+use axum_realtime::{JwtAuth, Realtime, TrustedProxies};
 
 pub use example_support::messages::{Message, MessageStore as Db};
 
@@ -41,18 +41,37 @@ pub struct AppState {
     pub jwt: Arc<JwtAuth>,
 }
 
+/// How the process is deployed: alone or one of several over Redis, reached directly or
+/// through reverse proxies.
+#[derive(Debug, Clone, Default)]
+pub struct Deployment {
+    /// The Redis server joining the instances; `None`: this process alone.
+    pub redis: Option<String>,
+    /// The reverse proxies whose `X-Forwarded-For` names the client; empty: none.
+    pub trusted_proxies: Vec<String>,
+    /// Whether the auth cookie is marked `Secure` (the site is served over HTTPS).
+    pub secure_cookie: bool,
+}
+
 impl AppState {
     /// A broker that authenticates with tokens signed by `secret`, keeps the chat's recent
-    /// history, and, given `redis`, is one node of a chat spread over several processes.
+    /// history, and is deployed as `deployment` says: given Redis, one node of a chat spread
+    /// over several processes.
     ///
     /// # Errors
     ///
-    /// When `redis` is not a Redis URL.
-    pub fn new(db: Db, secret: &[u8], redis: Option<&str>) -> Result<Self, String> {
+    /// When the Redis URL or a trusted proxy is not valid.
+    pub fn new(db: Db, secret: &[u8], deployment: &Deployment) -> Result<Self, String> {
         let mut builder = Realtime::builder()
             .authenticator(JwtAuth::new(secret))
-            .history_for("chat", 200, Duration::from_mins(10));
-        if let Some(url) = redis {
+            .history_for("chat", 200, Duration::from_mins(10))
+            .secure_cookie(deployment.secure_cookie);
+        if !deployment.trusted_proxies.is_empty() {
+            let proxies = TrustedProxies::new(&deployment.trusted_proxies)
+                .map_err(|err| format!("--trusted-proxies: {err}"))?;
+            builder = builder.trusted_proxies(proxies);
+        }
+        if let Some(url) = &deployment.redis {
             builder = builder.redis(url).map_err(|err| err.to_string())?;
         }
         Ok(Self {

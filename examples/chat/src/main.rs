@@ -1,11 +1,12 @@
 //! `cargo run -p example-chat`: the chat at <http://127.0.0.1:8090> (`--addr` or
 //! `REALTIME_ADDR` to move it, port 0 for any free one; `--data-dir` or `REALTIME_DATA_DIR`
 //! for the database and signing key, default `./data`, which instances may share; `--redis
-//! URL` or `REALTIME_REDIS_URL` to be one of several instances, joined by that Redis).
+//! URL` or `REALTIME_REDIS_URL` to be one of several instances, joined by that Redis; behind
+//! a reverse proxy, `--trusted-proxies LIST` and `--secure-cookie true`, see docs/deploy.md).
 
 use std::process::ExitCode;
 
-use example_chat::{AppState, Db, app, secret};
+use example_chat::{AppState, Db, Deployment, app, secret};
 use example_support::cli::Options;
 
 #[tokio::main]
@@ -23,7 +24,12 @@ async fn run() -> Result<(), String> {
     let options = Options::from_env("example-chat")?;
     let db = Db::open(&options.data_dir, "chat.db")?;
     let secret = secret::load_or_create(&options.data_dir)?;
-    let state = AppState::new(db, &secret, options.redis_url.as_deref())?;
+    let deployment = Deployment {
+        redis: options.redis_url.clone(),
+        trusted_proxies: options.trusted_proxies.clone(),
+        secure_cookie: options.secure_cookie,
+    };
+    let state = AppState::new(db, &secret, &deployment)?;
     let rt = state.rt.clone();
     let listener = axum_realtime::serve::bind(options.addr)
         .map_err(|err| format!("cannot listen on {}: {err}", options.addr))?;

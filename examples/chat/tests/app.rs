@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use example_chat::{AppState, Db, Message, app};
+use example_chat::{AppState, Db, Deployment, Message, app};
 use realtime_tests::raw_http::{READ_TIMEOUT, Response, SseStream, post_realtime, request};
 use realtime_tests::server::TestServer;
 
@@ -11,7 +11,7 @@ const SECRET: &[u8] = b"example-chat-tests-secret-32-byt";
 const QUIET: Duration = Duration::from_millis(300);
 
 async fn start() -> (TestServer, AppState) {
-    let state = AppState::new(Db::in_memory().unwrap(), SECRET, None).unwrap();
+    let state = AppState::new(Db::in_memory().unwrap(), SECRET, &Deployment::default()).unwrap();
     (
         TestServer::start(&state.rt, app(state.clone())).await,
         state,

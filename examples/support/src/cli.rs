@@ -1,6 +1,8 @@
 //! The examples' command line: `--addr HOST:PORT` (or `REALTIME_ADDR`), default
-//! `127.0.0.1:8090`, `--data-dir DIR` (or `REALTIME_DATA_DIR`), default `./data`, and
-//! `--redis URL` (or `REALTIME_REDIS_URL`), default none.
+//! `127.0.0.1:8090`, `--data-dir DIR` (or `REALTIME_DATA_DIR`), default `./data`,
+//! `--redis URL` (or `REALTIME_REDIS_URL`), default none, and for a deployment behind a
+//! reverse proxy `--trusted-proxies LIST` (or `REALTIME_TRUSTED_PROXIES`: addresses and
+//! networks, comma-separated) and `--secure-cookie true|false` (or `REALTIME_SECURE_COOKIE`).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -20,6 +22,11 @@ pub struct Options {
     /// a process on its own. An empty value counts as none. Not checked here: the Redis
     /// engine parses it.
     pub redis_url: Option<String>,
+    /// The reverse proxies whose `X-Forwarded-For` names the client (addresses or networks,
+    /// as written); empty: none, the socket's peer is the client. Checked by the broker.
+    pub trusted_proxies: Vec<String>,
+    /// Whether the auth cookie is marked `Secure`: browsers reach the site over HTTPS.
+    pub secure_cookie: bool,
 }
 
 impl Options {
@@ -40,17 +47,50 @@ impl Options {
         args: impl IntoIterator<Item = String>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, String> {
-        let usage = format!("usage: {program} [--addr HOST:PORT] [--data-dir DIR] [--redis URL]");
-        let mut flags = flags(args, &["--addr", "--data-dir", "--redis"], &usage)?;
+        let usage = format!(
+            "usage: {program} [--addr HOST:PORT] [--data-dir DIR] [--redis URL] \
+             [--trusted-proxies LIST] [--secure-cookie true|false]"
+        );
+        let mut flags = flags(
+            args,
+            &[
+                "--addr",
+                "--data-dir",
+                "--redis",
+                "--trusted-proxies",
+                "--secure-cookie",
+            ],
+            &usage,
+        )?;
         let mut value = |flag: &str, var: &str| flags.remove(flag).or_else(|| env(var));
         let addr = value("--addr", "REALTIME_ADDR").unwrap_or_else(|| DEFAULT_ADDR.to_owned());
         let data_dir =
             value("--data-dir", "REALTIME_DATA_DIR").unwrap_or_else(|| "data".to_owned());
         let redis_url = value("--redis", "REALTIME_REDIS_URL").filter(|url| !url.is_empty());
+        let trusted_proxies = value("--trusted-proxies", "REALTIME_TRUSTED_PROXIES")
+            .map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|entry| !entry.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let secure_cookie = match value("--secure-cookie", "REALTIME_SECURE_COOKIE").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(format!(
+                    "`--secure-cookie` is true or false, not `{other}`; {usage}"
+                ));
+            }
+        };
         Ok(Self {
             addr: parse_addr(&addr)?,
             data_dir: PathBuf::from(data_dir),
             redis_url,
+            trusted_proxies,
+            secure_cookie,
         })
     }
 }
@@ -151,6 +191,36 @@ mod tests {
             parse(&["--addr", "nope"], None)
                 .unwrap_err()
                 .contains("invalid address")
+        );
+    }
+
+    #[test]
+    fn a_deployment_behind_proxies() {
+        let plain = parse_with(&[], &[]).unwrap();
+        assert!(plain.trusted_proxies.is_empty());
+        assert!(!plain.secure_cookie);
+        let behind = parse_with(
+            &[
+                "--trusted-proxies",
+                "10.0.0.0/8, 127.0.0.1,",
+                "--secure-cookie=true",
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(behind.trusted_proxies, ["10.0.0.0/8", "127.0.0.1"]);
+        assert!(behind.secure_cookie);
+        let env = [
+            ("REALTIME_TRUSTED_PROXIES", "::1"),
+            ("REALTIME_SECURE_COOKIE", "true"),
+        ];
+        let from_env = parse_with(&[], &env).unwrap();
+        assert_eq!(from_env.trusted_proxies, ["::1"]);
+        assert!(from_env.secure_cookie);
+        assert!(
+            parse_with(&["--secure-cookie", "yes"], &[])
+                .unwrap_err()
+                .contains("true or false")
         );
     }
 

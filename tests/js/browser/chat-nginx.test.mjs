@@ -60,7 +60,10 @@ after(async () => {
 });
 
 async function instance() {
-    const started = await startExample(BIN, { dataDir, args: ["--redis", REDIS_URL] });
+    // As docs/deploy.md says: nginx (on loopback here) trusted for the client's address, and
+    // the auth cookie marked Secure since browsers come over HTTPS.
+    const args = ["--redis", REDIS_URL, "--trusted-proxies", "127.0.0.1", "--secure-cookie", "true"];
+    const started = await startExample(BIN, { dataDir, args });
     instances.push(started);
     return started;
 }
