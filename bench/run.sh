@@ -146,7 +146,7 @@ start_server() {
 # same load (BENCH_REPEAT times, alternating).
 SERVERS="realtime pocketbase"
 # The burst rows also run against our server keeping a history, for what recovery costs.
-BURST_SERVERS="realtime realtime+history pocketbase"
+BURST_SERVERS="${BENCH_BURST_SERVERS:-realtime realtime+history pocketbase}"
 run() {
   local scenario="$1"
   shift
