@@ -98,7 +98,7 @@ pub mod capture {
 /// What [`Realtime::mount`](crate::Realtime::mount) serves, and the extractor error of a
 /// router it was not mounted on.
 pub mod endpoint {
-    pub use crate::http::endpoint::{HTMX_EXTENSION_PATH, PATH, SDK_RESUME_PATH};
+    pub use crate::http::endpoint::{HTMX_EXTENSION_PATH, PATH, SDK_RESUME_PATH, SDK_TABS_PATH};
     pub use crate::http::extract::NotMounted;
 }
 

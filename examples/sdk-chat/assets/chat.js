@@ -98,7 +98,7 @@
   // page loads the history; live messages arriving meanwhile are held back, and those the
   // history already holds (a prefix of them, matching its tail) are not shown twice.
   //
-  // After a reconnect, /_realtime/pocketbase-resume.js (loaded before the SDK) has the
+  // After a reconnect, /_realtime/pocketbase-tabs.js (loaded before the SDK) has the
   // server send what the page missed, before anything live: the history is loaded again only
   // when the server cannot tell what was missed (PB_RESYNC). Without that helper, every
   // reconnect reloads the history instead.

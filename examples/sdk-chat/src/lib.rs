@@ -11,7 +11,7 @@
 //! | `GET /api/messages` | the latest 100 messages, oldest first |
 //! | `GET`/`POST /api/realtime` | the realtime endpoint |
 //! | `GET /assets/pocketbase.umd.js` | the SDK, from npm at build time |
-//! | `GET /_realtime/pocketbase-resume.js` | loaded before the SDK: its reconnects get what they missed |
+//! | `GET /_realtime/pocketbase-tabs.js` | loaded before the SDK: one stream for every tab, resumed across reconnects |
 
 use std::sync::LazyLock;
 
@@ -59,10 +59,10 @@ struct AppState {
     db: Db,
 }
 
-/// The page, with the paths of the SDK and of the resume helper loaded before it filled in.
+/// The page, with the paths of the SDK and of the tabs helper loaded before it filled in.
 static INDEX_HTML: LazyLock<String> = LazyLock::new(|| {
     include_str!("../assets/index.html")
-        .replace("{{RESUME_PATH}}", axum_realtime::endpoint::SDK_RESUME_PATH)
+        .replace("{{TABS_PATH}}", axum_realtime::endpoint::SDK_TABS_PATH)
         .replace(
             "{{POCKETBASE_PATH}}",
             example_support::assets::POCKETBASE_PATH,

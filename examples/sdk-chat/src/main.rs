@@ -24,7 +24,7 @@ async fn run() -> Result<(), String> {
     let options = Options::from_env("example-sdk-chat")?;
     let db = Db::open_in(&options.data_dir)?;
     // `--redis URL`: one of several instances joined by that Redis; the `chat` topic keeps a
-    // history, so SDK pages that load `/_realtime/pocketbase-resume.js` resume after a drop.
+    // history, so SDK pages that load `/_realtime/pocketbase-tabs.js` resume after a drop.
     let mut builder = Realtime::builder().history_for("chat", 200, Duration::from_mins(10));
     if let Some(url) = &options.redis_url {
         builder = builder.redis(url).map_err(|err| err.to_string())?;

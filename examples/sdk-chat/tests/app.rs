@@ -274,17 +274,18 @@ async fn the_page_loads_the_sdk_and_subscribes_to_chat() {
         "{html}"
     );
     assert!(!html.contains("{{"), "an unfilled placeholder: {html}");
-    // The resume helper wraps `EventSource` before the SDK is loaded.
-    let resume = axum_realtime::endpoint::SDK_RESUME_PATH;
-    let helper_at = html.find(&format!(r#"<script src="{resume}" defer></script>"#));
+    // The tabs helper wraps `EventSource` and `fetch` before the SDK is loaded.
+    let tabs = axum_realtime::endpoint::SDK_TABS_PATH;
+    let helper_at = html.find(&format!(r#"<script src="{tabs}" defer></script>"#));
     let sdk_at = html.find(&format!(r#"<script src="{sdk}""#));
     assert!(
         helper_at.is_some_and(|at| sdk_at.is_some_and(|sdk_at| at < sdk_at)),
-        "{resume} must be loaded before the SDK: {html}"
+        "{tabs} must be loaded before the SDK: {html}"
     );
-    let helper = request(server.addr, &format!("GET {resume} HTTP/1.1"), b"").await;
+    let helper = request(server.addr, &format!("GET {tabs} HTTP/1.1"), b"").await;
     assert_eq!(helper.status, 200);
     assert!(helper.text().contains("resumesRealtime"));
+    assert!(helper.text().contains("sharedByTabs"));
 
     let script = request(server.addr, "GET /chat.js HTTP/1.1", b"").await;
     assert_eq!(script.status, 200);

@@ -1,5 +1,5 @@
 //! The SDK chat in headless Chromium when a page loses its connection while another posts
-//! (`tests/js/browser/sdk-chat-resume.test.mjs`): with `/_realtime/pocketbase-resume.js`
+//! (`tests/js/browser/sdk-chat-resume.test.mjs`): with `/_realtime/pocketbase-tabs.js`
 //! loaded before the SDK, it comes back with every message once, in order, without reloading
 //! its history; after missing more than the server keeps, `PB_RESYNC` reloads the history.
 

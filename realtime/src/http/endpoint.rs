@@ -43,9 +43,16 @@ pub const SDK_RESUME_PATH: &str = "/_realtime/pocketbase-resume.js";
 
 const SDK_RESUME: &str = include_str!("../../assets/pocketbase-resume.js");
 
+/// Where [`Realtime::mount`] serves `pocketbase-tabs.js`: loaded before the PocketBase JS SDK,
+/// it gives the tabs of one browser one realtime stream, shared (and resumed like
+/// [`SDK_RESUME_PATH`]'s helper does). See the script's header.
+pub const SDK_TABS_PATH: &str = "/_realtime/pocketbase-tabs.js";
+
+const SDK_TABS: &str = include_str!("../../assets/pocketbase-tabs.js");
+
 impl Realtime {
     /// Mounts `GET` and `POST /api/realtime`, the HTMX extension ([`HTMX_EXTENSION_PATH`]) and
-    /// the SDK's resume helper ([`SDK_RESUME_PATH`]) on `router`, and makes this broker available to the
+    /// the SDK's helpers ([`SDK_RESUME_PATH`], [`SDK_TABS_PATH`]) on `router`, and makes this broker available to the
     /// [`RequestAuth`](crate::RequestAuth) extractor of every route added before.
     ///
     /// ```
@@ -77,6 +84,7 @@ impl Realtime {
                 get(|| async { script(HTMX_EXTENSION) }),
             )
             .route(SDK_RESUME_PATH, get(|| async { script(SDK_RESUME) }))
+            .route(SDK_TABS_PATH, get(|| async { script(SDK_TABS) }))
             .layer(Extension(self.clone()))
     }
 }
