@@ -119,6 +119,7 @@ pub use broker::delivery::{Delivery, OtherNodes, SendError};
 pub use broker::engine::EngineStatus;
 pub use broker::json_channel::JsonChannel;
 pub use broker::past::PastSend;
+pub use broker::stats::{ByPath, DisconnectReason, Stats, StreamPath};
 pub use channel::{Channel, ChannelHistory};
 #[cfg(feature = "redis")]
 pub use cluster::RedisUrlError;

@@ -75,6 +75,8 @@ impl Shared {
                 subscribers, pace, ..
             }) = topics.get(topic)
             else {
+                self.counters.sent(0);
+                tracing::trace!(topic, reached = 0, "sent");
                 return delivery;
             };
             let now = Instant::now();
@@ -126,6 +128,14 @@ impl Shared {
             delivery.reached += usize::from(queued);
         }
         delivery.dropped = overflowed.len();
+        // Counted once per send, from the fan-out's own tally: nothing per delivery.
+        self.counters.sent(delivery.reached);
+        tracing::trace!(
+            topic,
+            reached = delivery.reached,
+            dropped = delivery.dropped,
+            "sent"
+        );
         for client in &overflowed {
             tracing::warn!(client = %client.id(), topic, "queue full; disconnecting slow client");
             self.drop_slow(client);

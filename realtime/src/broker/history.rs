@@ -381,7 +381,7 @@ mod tests {
     fn the_protocols_own_events_keep_no_history() {
         let keep = Retention {
             count: 10,
-            ttl: Duration::from_secs(60),
+            ttl: Duration::from_mins(1),
         };
         let history = History::new(Some(keep), HashMap::new());
         assert_eq!(history.retention("chat"), Some(keep));
