@@ -76,7 +76,7 @@ impl Shared {
             }) = topics.get(topic)
             else {
                 self.counters.sent(0);
-                tracing::trace!(topic, reached = 0, "sent");
+                tracing::trace!(topic, reached = 0, dropped = 0, "sent");
                 return delivery;
             };
             let now = Instant::now();
