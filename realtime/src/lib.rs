@@ -62,6 +62,8 @@
 //!
 //! - `jwt` (default): [`JwtAuth`], an [`auth::Authenticator`] for HS256 tokens. Without it,
 //!   bring your own authenticator.
+//! - `metrics`: [`Realtime::publish_metrics`], the figures of [`Realtime::stats`] through the
+//!   [`metrics`](https://docs.rs/metrics) facade, and a histogram of every send's fan-out time.
 //!
 //! # Modules
 //!

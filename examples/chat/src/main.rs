@@ -25,6 +25,8 @@ async fn run() -> Result<(), String> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).init();
+    // Before the broker is built, so that its first sends are timed too.
+    let _ = example_chat::metrics::handle();
     let options = Options::from_env("example-chat")?;
     let db = Db::open(&options.data_dir, "chat.db")?;
     let secret = secret::load_or_create(&options.data_dir)?;

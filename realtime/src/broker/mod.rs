@@ -37,6 +37,8 @@ mod order;
 pub(crate) mod outbox;
 mod pace;
 pub(crate) mod past;
+#[cfg(feature = "metrics")]
+mod publish;
 mod recent;
 mod registry;
 mod replay;
