@@ -62,6 +62,8 @@
 //!
 //! - `jwt` (default): [`JwtAuth`], an [`auth::Authenticator`] for HS256 tokens. Without it,
 //!   bring your own authenticator.
+//! - `metrics`: [`Realtime::publish_metrics`], the figures of [`Realtime::stats`] through the
+//!   [`metrics`](https://docs.rs/metrics) facade, and a histogram of every send's fan-out time.
 //!
 //! # Modules
 //!
@@ -120,6 +122,7 @@ pub use broker::delivery::{Delivery, OtherNodes, SendError};
 pub use broker::engine::EngineStatus;
 pub use broker::json_channel::JsonChannel;
 pub use broker::past::PastSend;
+pub use broker::stats::{ByPath, DisconnectReason, Stats, StreamPath};
 pub use channel::{Channel, ChannelHistory};
 #[cfg(feature = "redis")]
 pub use cluster::RedisUrlError;

@@ -16,7 +16,10 @@
 //!   (403) a request that is not same-origin by the check the cookie is honoured under
 //!   ([`axum_realtime::auth::is_same_origin`]): another site cannot log its visitors in or out. A client
 //!   that is not a browser sends an `Origin` naming the server.
+//! - `GET /metrics`: the broker's figures ([`axum_realtime::Realtime::stats`]) in Prometheus
+//!   text.
 
+pub mod metrics;
 mod routes;
 pub mod secret;
 pub mod views;
@@ -93,6 +96,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/messages", get(routes::messages))
         .route("/login", post(routes::login))
         .route("/logout", post(routes::logout))
+        .route("/metrics", get(metrics::render))
         .merge(example_support::assets::routes())
         .with_state(state);
     rt.mount(routes)

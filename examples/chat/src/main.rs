@@ -3,6 +3,8 @@
 //! for the database and signing key, default `./data`, which instances may share; `--redis
 //! URL` or `REALTIME_REDIS_URL` to be one of several instances, joined by that Redis; behind
 //! a reverse proxy, `--trusted-proxies LIST` and `--secure-cookie true`, see docs/deploy.md).
+//! Logs go to stderr, filtered by `RUST_LOG` (default `info`; `RUST_LOG=axum_realtime=debug`
+//! shows every stream's start, subscriptions and end, `trace` every send).
 
 use std::process::ExitCode;
 
@@ -21,6 +23,11 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), String> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+    // Before the broker is built, so that its first sends are timed too.
+    let _ = example_chat::metrics::handle();
     let options = Options::from_env("example-chat")?;
     let db = Db::open(&options.data_dir, "chat.db")?;
     let secret = secret::load_or_create(&options.data_dir)?;

@@ -13,6 +13,7 @@ use crate::auth::{AUTH_KEY, AuthRecord};
 use crate::broker::Shared;
 use crate::broker::delivery::SendError;
 use crate::broker::outbox::{self, Outbox, Push};
+use crate::broker::stats::DisconnectReason;
 use crate::sync::{Abort, lock};
 use crate::wire::client_id::ClientId;
 use crate::wire::position::Resume;
@@ -241,11 +242,29 @@ impl Client {
     }
 
     /// Ends the client's stream after what is already queued; it is unregistered at once.
+    /// Counted as [`DisconnectReason::Application`].
     pub fn disconnect(&self) {
-        self.state.outbox.close();
+        self.end(DisconnectReason::Application);
+    }
+
+    /// Ends the client's stream for `reason`, after what is already queued.
+    pub(crate) fn end(&self, reason: DisconnectReason) {
+        self.state.outbox.close(reason);
         if let Some(broker) = self.state.broker.upgrade() {
             broker.unregister(self);
         }
+    }
+
+    /// Why the stream ends, if that is known before it does: its outbox was closed, or its
+    /// connection's writes stalled.
+    pub(crate) fn ending_for(&self) -> Option<DisconnectReason> {
+        self.state.outbox.closed_for().or_else(|| {
+            self.state
+                .abort
+                .as_ref()
+                .is_some_and(Abort::has_stalled)
+                .then_some(DisconnectReason::WriteStalled)
+        })
     }
 
     /// Whether the stream has been closed (by the server, or a full queue).

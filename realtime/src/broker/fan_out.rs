@@ -45,6 +45,27 @@ impl Shared {
     where
         F: Fn(&ClientId, &Client) -> bool,
     {
+        // Two clock reads per send, only when the application asked for metrics.
+        #[cfg(feature = "metrics")]
+        let started = std::time::Instant::now();
+        let delivery = self.queue_send(topic, data, filter, replayable, at);
+        #[cfg(feature = "metrics")]
+        super::publish::fan_out_took(started.elapsed());
+        delivery
+    }
+
+    /// [`Shared::fan_out`], untimed.
+    fn queue_send<F>(
+        &self,
+        topic: &str,
+        data: &[u8],
+        filter: F,
+        replayable: Option<&Filter>,
+        at: Option<Position<'_>>,
+    ) -> Delivery
+    where
+        F: Fn(&ClientId, &Client) -> bool,
+    {
         let _in_order = self.history.is_enabled().then(|| lock(&self.order));
         let mut delivery = Delivery::default();
         let mut overflowed = Vec::new();
@@ -75,6 +96,8 @@ impl Shared {
                 subscribers, pace, ..
             }) = topics.get(topic)
             else {
+                self.counters.sent(0);
+                tracing::trace!(topic, reached = 0, dropped = 0, "sent");
                 return delivery;
             };
             let now = Instant::now();
@@ -126,6 +149,14 @@ impl Shared {
             delivery.reached += usize::from(queued);
         }
         delivery.dropped = overflowed.len();
+        // Counted once per send, from the fan-out's own tally: nothing per delivery.
+        self.counters.sent(delivery.reached);
+        tracing::trace!(
+            topic,
+            reached = delivery.reached,
+            dropped = delivery.dropped,
+            "sent"
+        );
         for client in &overflowed {
             tracing::warn!(client = %client.id(), topic, "queue full; disconnecting slow client");
             self.drop_slow(client);

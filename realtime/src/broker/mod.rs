@@ -38,14 +38,18 @@ pub(crate) mod outbox;
 mod pace;
 pub(crate) mod past;
 pub(crate) mod per_address;
+#[cfg(feature = "metrics")]
+mod publish;
 mod recent;
 mod registry;
 mod replay;
 mod request_auth;
+pub(crate) mod stats;
 mod subscribe;
 
 use index::{Grouped, Topics};
 use registry::Registry;
+use stats::{Counters, DisconnectReason, Stats, StreamPath};
 
 /// The realtime broker: one per application, shared by every handler and task.
 ///
@@ -89,25 +93,74 @@ pub(crate) struct Shared {
     pub(crate) open_streams: AtomicUsize,
     /// The streams of each client a trusted proxy names, held to `max_connections_per_ip`.
     pub(crate) forwarded_streams: Arc<per_address::StreamsPerAddress>,
+    /// What [`Realtime::stats`] reports; every stream holds it too.
+    pub(crate) counters: Arc<Counters>,
 }
 
 /// A stream's registration: its client stays registered, and counted in
 /// [`Realtime::open_streams`], until this is dropped (the stream ended or its peer left).
+/// Its end is counted and logged then, with its reason, once.
 pub(crate) struct Connected {
     client: Client,
     broker: Weak<Shared>,
     /// The stream's place among its forwarded client's, if a trusted proxy named one.
     _address_slot: Option<per_address::AddressSlot>,
+    counters: Arc<Counters>,
+    /// Where the stream is written, once it has started.
+    path: Option<StreamPath>,
+    /// The stream's span (disabled until it starts, or when nobody listens).
+    span: tracing::Span,
 }
 
 impl Connected {
     pub(crate) fn client(&self) -> &Client {
         &self.client
     }
+
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    pub(crate) fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    pub(crate) fn has_started(&self) -> bool {
+        self.path.is_some()
+    }
+
+    /// The stream starts being written on `path`: counted, and its span opened. Once.
+    pub(crate) fn start(&mut self, path: StreamPath) {
+        if self.path.is_some() {
+            return;
+        }
+        self.path = Some(path);
+        self.counters.stream_started(path);
+        let client = &self.client;
+        self.span = tracing::debug_span!(
+            "realtime_stream",
+            client = %client.id(),
+            addr = client.remote_ip().map(tracing::field::display),
+            path = path.as_str(),
+        );
+        tracing::debug!(parent: &self.span, "stream started");
+    }
 }
 
 impl Drop for Connected {
     fn drop(&mut self) {
+        let reason = self.client.ending_for().unwrap_or(if self.path.is_some() {
+            DisconnectReason::ClientLeft
+        } else {
+            DisconnectReason::NotServed
+        });
+        self.counters.stream_ended(self.path, reason);
+        tracing::debug!(
+            parent: &self.span,
+            client = %self.client.id(),
+            reason = reason.as_str(),
+            "stream ended"
+        );
         if let Some(broker) = self.broker.upgrade() {
             broker.unregister(&self.client);
             broker.open_streams.fetch_sub(1, Ordering::Relaxed);
@@ -171,6 +224,7 @@ impl Realtime {
                 sequence: AtomicU64::new(0),
                 open_streams: AtomicUsize::new(0),
                 forwarded_streams,
+                counters: Arc::default(),
             }),
         };
         if let Some(start) = start_engine {
@@ -333,6 +387,25 @@ impl Realtime {
         self.shared.registry.len()
     }
 
+    /// What the broker is doing and has done, in numbers: the same figures the `metrics`
+    /// feature publishes, without an exporter.
+    ///
+    /// Cheap but not free: [`Stats::queued_bytes`] is summed over the connected clients
+    /// (O(clients), each queue locked in turn), and the topics are counted under the topic
+    /// index's read lock. Call it for a scrape or a status page, not per request.
+    #[must_use]
+    pub fn stats(&self) -> Stats {
+        let shared = &self.shared;
+        let mut stats = shared.counters.snapshot();
+        stats.clients = shared.registry.len();
+        stats.open_streams = shared.open_streams.load(Ordering::Relaxed);
+        stats.topics = shared.read_topics().len();
+        stats.queued_bytes = shared
+            .registry
+            .sum(|client| client.state().outbox.queued_bytes());
+        stats
+    }
+
     /// The clients subscribed to `topic`, under any key.
     #[must_use]
     pub fn subscribers(&self, topic: &str) -> Vec<Client> {
@@ -364,12 +437,13 @@ impl Realtime {
         }
     }
 
-    /// Ends every stream (clients reconnect); returns how many there were.
+    /// Ends every stream (clients reconnect); returns how many there were. Counted as
+    /// [`DisconnectReason::Shutdown`].
     #[allow(clippy::must_use_candidate, reason = "ending the streams is the point")]
     pub fn disconnect_all(&self) -> usize {
         let clients = self.clients();
         for client in &clients {
-            client.disconnect();
+            client.end(DisconnectReason::Shutdown);
         }
         clients.len()
     }
@@ -443,6 +517,9 @@ impl Shared {
             client,
             broker: Arc::downgrade(self),
             _address_slot: address_slot,
+            counters: Arc::clone(&self.counters),
+            path: None,
+            span: tracing::Span::none(),
         }
     }
 
@@ -454,8 +531,9 @@ impl Shared {
     /// time only.
     pub(crate) fn unregister(&self, client: &Client) {
         // Closing first means a concurrent subscription change, which checks under the topic
-        // lock, cannot put the client back once it is gone.
-        client.state().outbox.close();
+        // lock, cannot put the client back once it is gone. A client still open here is one
+        // whose stream ended because it left (every other end closed it first).
+        client.state().outbox.close(DisconnectReason::ClientLeft);
         let old = {
             let mut topics = self.write_topics();
             let old = client.replace_subscriptions(Vec::new());

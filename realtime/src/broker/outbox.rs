@@ -14,6 +14,8 @@ use std::task::{Context, Waker};
 use bytes::Bytes;
 use tokio::time::Instant;
 
+use crate::broker::stats::DisconnectReason;
+
 /// The most frames a stream takes, and writes, at a time.
 pub(crate) const MAX_BATCH: usize = 16;
 
@@ -65,7 +67,8 @@ struct State {
     /// came without.
     hold: Option<Instant>,
     // The second.
-    closed: bool,
+    /// Why the outbox closed, once it has: one byte, as a `bool` would be.
+    closed: Option<DisconnectReason>,
     /// [`Limits::messages`], at least 1. Four bytes, so that the state fits its two lines:
     /// a queue of four billion frames would not fit in memory anyway.
     max_messages: u32,
@@ -131,15 +134,20 @@ impl Outbox {
     /// Queues `frame`, which may wait until `hold` for others to share its write.
     pub(crate) fn push(&self, frame: Bytes, hold: Option<Instant>) -> Push {
         let mut state = self.lock();
-        if state.closed {
+        if state.closed.is_some() {
             return Push::Closed;
         }
         let was_empty = state.is_empty();
         let bytes = state.bytes.saturating_add(frame.len());
         // An empty queue takes any frame (it holds at least one message): the limits are read
         // only behind a backlog.
-        if !was_empty && (state.len() >= state.max_messages as usize || bytes > state.max_bytes) {
-            state.closed = true;
+        let full = state.len() >= state.max_messages as usize;
+        if !was_empty && (full || bytes > state.max_bytes) {
+            state.closed = Some(if full {
+                DisconnectReason::QueueFull
+            } else {
+                DisconnectReason::ByteBudget
+            });
             state.first = None;
             state.rest = VecDeque::new();
             state.bytes = 0;
@@ -172,10 +180,11 @@ impl Outbox {
         outcome
     }
 
-    /// Closes the outbox; the stream still writes what is queued, then ends.
-    pub(crate) fn close(&self) {
+    /// Closes the outbox for `reason`, unless it already was (the first reason stands); the
+    /// stream still writes what is queued, then ends.
+    pub(crate) fn close(&self, reason: DisconnectReason) {
         let mut state = self.lock();
-        state.closed = true;
+        state.closed.get_or_insert(reason);
         let waker = state.waker.take();
         drop(state);
         if let Some(waker) = waker {
@@ -184,7 +193,17 @@ impl Outbox {
     }
 
     pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed.is_some()
+    }
+
+    /// Why the outbox closed, if it has.
+    pub(crate) fn closed_for(&self) -> Option<DisconnectReason> {
         self.lock().closed
+    }
+
+    /// The bytes queued now.
+    pub(crate) fn queued_bytes(&self) -> usize {
+        self.lock().bytes
     }
 
     /// Moves the oldest queued frames into `out`'s first slots (as many as fit), unless they
@@ -203,7 +222,7 @@ impl Outbox {
     ) -> Drain {
         let mut state = self.lock();
         if state.is_empty() {
-            if state.closed {
+            if state.closed.is_some() {
                 return Drain::Ended;
             }
             Self::register(&mut state, cx);
@@ -211,7 +230,7 @@ impl Outbox {
         }
         if let Some(hold) = state.hold
             && state.len() < out.len()
-            && !state.closed
+            && state.closed.is_none()
             && now().is_some_and(|now| now < hold)
         {
             Self::register(&mut state, cx);
@@ -328,7 +347,7 @@ mod tests {
         outbox.push(Bytes::from_static(b"a"), Some(later));
         assert_eq!(drain_at(&outbox, None), Ok(frames(&[b"a"])));
         outbox.push(Bytes::from_static(b"b"), Some(later));
-        outbox.close();
+        outbox.close(DisconnectReason::Application);
         assert_eq!(drain(&outbox), Ok(frames(&[b"b"])));
         assert_eq!(drain(&outbox), Err(Drain::Ended));
     }
@@ -375,6 +394,12 @@ mod tests {
         assert_eq!(push(&outbox, b"c"), Push::Overflowed);
         assert_eq!(push(&outbox, b"d"), Push::Closed);
         assert_eq!(drain(&outbox), Err(Drain::Ended));
+        outbox.close(DisconnectReason::Application);
+        assert_eq!(
+            outbox.closed_for(),
+            Some(DisconnectReason::QueueFull),
+            "the first reason stands"
+        );
     }
 
     #[test]
@@ -385,7 +410,10 @@ mod tests {
         });
         assert_eq!(push(&outbox, b"aaaa"), Push::Queued);
         assert_eq!(push(&outbox, b"bbbbbb"), Push::Queued, "exactly the budget");
+        assert_eq!(outbox.queued_bytes(), 10);
         assert_eq!(push(&outbox, b"c"), Push::Overflowed);
+        assert_eq!(outbox.closed_for(), Some(DisconnectReason::ByteBudget));
+        assert_eq!(outbox.queued_bytes(), 0);
         assert_eq!(push(&outbox, b"d"), Push::Closed);
         assert_eq!(drain(&outbox), Err(Drain::Ended));
     }
@@ -446,7 +474,7 @@ mod tests {
     fn close_still_delivers_what_is_queued() {
         let outbox = bounded(2);
         push(&outbox, b"a");
-        outbox.close();
+        outbox.close(DisconnectReason::Application);
         assert_eq!(drain(&outbox), Ok(frames(&[b"a"])));
         assert_eq!(drain(&outbox), Err(Drain::Ended));
     }

@@ -54,6 +54,14 @@ impl Registry {
             .collect()
     }
 
+    /// The sum of `each` over the clients, one shard locked at a time.
+    pub(super) fn sum(&self, each: impl Fn(&Client) -> usize) -> usize {
+        self.shards
+            .iter()
+            .map(|shard| lock(shard).values().map(&each).sum::<usize>())
+            .sum()
+    }
+
     pub(super) fn len(&self) -> usize {
         self.shards.iter().map(|shard| lock(shard).len()).sum()
     }

@@ -11,6 +11,14 @@ use crate::wire::position::Resume;
 use crate::wire::subscription::Subscription;
 
 impl Realtime {
+    /// Counts a `POST /api/realtime` answered with `status`, and logs a refusal.
+    pub(crate) fn answered_subscription(&self, status: u16) {
+        self.shared().counters.subscription_answered(status);
+        if status != 204 {
+            tracing::debug!(status, "subscription refused");
+        }
+    }
+
     /// Applies `change` on the node holding its client: here, or through the engine.
     pub(crate) async fn change_subscriptions(
         &self,
@@ -106,12 +114,19 @@ impl Shared {
         {
             return Err(Refusal::WrongAddress);
         }
-        match (client.auth(), change.auth) {
-            (Some(bound), Some(new)) if bound.same_principal(&new) => client.set(AUTH_KEY, new),
+        // Whether a guest is now bound to a user (a bound client's record is only refreshed).
+        let auth_changed = match (client.auth(), change.auth) {
+            (Some(bound), Some(new)) if bound.same_principal(&new) => {
+                client.set(AUTH_KEY, new);
+                false
+            }
             (Some(_), _) => return Err(Refusal::AuthMismatch),
-            (None, Some(new)) => client.set(AUTH_KEY, new),
-            (None, None) => {}
-        }
+            (None, Some(new)) => {
+                client.set(AUTH_KEY, new);
+                true
+            }
+            (None, None) => false,
+        };
         // A set: empty keys are ignored and duplicates collapse, as in PocketBase.
         let mut seen = HashSet::with_capacity(change.keys.len());
         let subscriptions = change
@@ -121,6 +136,12 @@ impl Shared {
             .map(|key| Subscription::parse(key))
             .collect();
         if self.replace_subscriptions(&client, subscriptions, fetched) {
+            tracing::debug!(
+                client = %client.id(),
+                keys = seen.len(),
+                auth_changed,
+                "subscriptions changed"
+            );
             Ok(())
         } else {
             Err(Refusal::UnknownClient)

@@ -184,10 +184,12 @@ fn is_bare(request: &Request) -> bool {
 }
 
 async fn subscribe(rt: &Realtime, request: Request) -> Response {
-    match try_subscribe(rt, request).await {
+    let response = match try_subscribe(rt, request).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(error) => error.into_response(),
-    }
+    };
+    rt.answered_subscription(response.status().as_u16());
+    response
 }
 
 /// PocketBase's checks, in PocketBase's order.

@@ -11,6 +11,7 @@ use tokio::time::{Instant, Interval, MissedTickBehavior, Sleep};
 use crate::broker::Connected;
 use crate::broker::builder::Config;
 use crate::broker::outbox::{Drain, MAX_BATCH};
+use crate::broker::stats::{DisconnectReason, StreamPath};
 use crate::wire::sse;
 
 /// Streams one client's outbox. Dropping it (the peer went away, or the stream ended)
@@ -56,6 +57,21 @@ impl EventStream {
         }
     }
 
+    /// The stream starts being written on `path` (counted, and its span opened); the direct
+    /// writer says so, hyper's path does at its first poll.
+    pub(crate) fn start(&mut self, path: StreamPath) {
+        self.registration.start(path);
+    }
+
+    pub(crate) fn span(&self) -> &tracing::Span {
+        self.registration.span()
+    }
+
+    /// Counts a batch of `bytes` of events written.
+    pub(crate) fn note_written(&self, bytes: usize) {
+        self.registration.counters().wrote(bytes);
+    }
+
     /// Moves the next frames (chunks, see [`sse`]) into `out`'s first slots: `Ready(Some(n))`
     /// with `n ≥ 1` of them, `Ready(None)` when the stream ends.
     pub(crate) fn poll_frames(
@@ -63,6 +79,7 @@ impl EventStream {
         cx: &mut Context<'_>,
         out: &mut [Option<Bytes>],
     ) -> Poll<Option<usize>> {
+        let _in_span = self.registration.span().enter();
         let mut respect_holds = true;
         loop {
             let now = || respect_holds.then(Instant::now);
@@ -97,18 +114,21 @@ impl EventStream {
         let mut expired = self
             .deadline
             .as_mut()
-            .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready());
-        if let Some((sleep, after)) = &mut self.idle {
+            .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready())
+            .then_some(DisconnectReason::Lifetime);
+        if let Some((sleep, after)) = &mut self.idle
+            && expired.is_none()
+        {
             while sleep.as_mut().poll(cx).is_ready() {
                 if !std::mem::take(&mut self.wrote_since_idle_check) {
-                    expired = true;
+                    expired = Some(DisconnectReason::IdleTimeout);
                     break;
                 }
                 sleep.as_mut().reset(Instant::now() + *after);
             }
         }
-        if expired {
-            self.registration.client().disconnect();
+        if let Some(reason) = expired {
+            self.registration.client().end(reason);
             return Poll::Ready(None);
         }
         if let Some(heartbeat) = &mut self.heartbeat {
@@ -134,9 +154,18 @@ impl Body for EventStream {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if !self.registration.has_started() {
+            self.start(StreamPath::Hyper);
+        }
         let mut chunks = <[Option<Bytes>; MAX_BATCH]>::default();
         let polled = self.poll_frames(cx, &mut chunks);
-        polled.map(|next| next.map(|n| Ok(Frame::data(events(&mut chunks[..n])))))
+        polled.map(|next| {
+            next.map(|n| {
+                let events = events(&mut chunks[..n]);
+                self.note_written(events.len());
+                Ok(Frame::data(events))
+            })
+        })
     }
 
     fn is_end_stream(&self) -> bool {

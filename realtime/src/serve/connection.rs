@@ -71,6 +71,7 @@ impl Connection {
                 if let Some(stall) = &mut self.stall
                     && stall.as_mut().poll(cx).is_ready()
                 {
+                    self.abort.note_stalled();
                     return Err(io::Error::new(
                         io::ErrorKind::TimedOut,
                         "the client read nothing for the write timeout",

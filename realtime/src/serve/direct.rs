@@ -15,13 +15,23 @@ use http::HeaderMap;
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
+use tracing::Instrument;
+
 use super::connection::Connection;
 use crate::broker::outbox::MAX_BATCH;
+use crate::broker::stats::StreamPath;
 use crate::http::stream::EventStream;
+use crate::wire::sse;
 
 /// Serves `body` on `conn` with the response head `headers` (status 200) until the stream ends
-/// or the client leaves.
-pub(crate) async fn serve(mut conn: Connection, mut body: EventStream, headers: HeaderMap) {
+/// or the client leaves, in the stream's span.
+pub(crate) async fn serve(conn: Connection, mut body: EventStream, headers: HeaderMap) {
+    body.start(StreamPath::Direct);
+    let span = body.span().clone();
+    write_stream(conn, body, headers).instrument(span).await;
+}
+
+async fn write_stream(mut conn: Connection, mut body: EventStream, headers: HeaderMap) {
     let head = head(&headers);
     drop(headers);
     if conn.write_all(&head).await.is_err() {
@@ -47,11 +57,17 @@ pub(crate) async fn serve(mut conn: Connection, mut body: EventStream, headers: 
             let _ = conn.shutdown().await;
             return;
         };
+        let events = frames[..count]
+            .iter()
+            .flatten()
+            .map(|frame| sse::event_in(frame).len())
+            .sum();
         let written = write_frames(&mut conn, &frames[..count]).await;
         frames[..count].fill(None);
         if written.is_err() {
             return;
         }
+        body.note_written(events);
     }
 }
 

@@ -15,6 +15,9 @@ pub(crate) struct Abort(Arc<AbortState>);
 #[derive(Debug, Default)]
 struct AbortState {
     aborted: AtomicBool,
+    /// A write made no progress for the write timeout: why the connection failed, for the
+    /// stream to tell when it ends.
+    stalled: AtomicBool,
     waker: Mutex<Option<Waker>>,
 }
 
@@ -50,5 +53,15 @@ impl Abort {
 
     pub(crate) fn is_aborted(&self) -> bool {
         self.0.aborted.load(Ordering::Acquire)
+    }
+
+    /// Notes that the connection failed because a write stalled.
+    pub(crate) fn note_stalled(&self) {
+        self.0.stalled.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the connection failed because a write stalled.
+    pub(crate) fn has_stalled(&self) -> bool {
+        self.0.stalled.load(Ordering::Relaxed)
     }
 }
