@@ -1,6 +1,7 @@
 //! `cargo run -p example-sdk-chat`: the seed's SDK chat at <http://127.0.0.1:8090> (`--addr`
 //! or `REALTIME_ADDR` to move it; `--data-dir` or `REALTIME_DATA_DIR` for the database,
 //! default `./data`; `--redis URL` or `REALTIME_REDIS_URL` to be one of several instances).
+//! Logs go to stderr, filtered by `RUST_LOG` (default `info`).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -21,6 +22,10 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), String> {
+    // Logs on stderr, filtered by RUST_LOG (`axum_realtime=debug`: every stream's life).
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
     let options = Options::from_env("example-sdk-chat")?;
     let db = Db::open_in(&options.data_dir)?;
     // `--redis URL`: one of several instances joined by that Redis; the `chat` topic keeps a
