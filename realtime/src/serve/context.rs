@@ -41,7 +41,11 @@ pub(super) struct ServeContext {
 }
 
 impl ServeContext {
-    pub(super) fn new(rt: Realtime, router: Router, #[cfg(feature = "tls")] tls: Option<super::Tls>) -> Arc<Self> {
+    pub(super) fn new(
+        rt: Realtime,
+        router: Router,
+        #[cfg(feature = "tls")] tls: Option<super::Tls>,
+    ) -> Arc<Self> {
         let config = &rt.shared().config.serve;
         let mut http1 = hyper::server::conn::http1::Builder::new();
         // Hyper restarts this timer whenever a connection waits for a request head, so it is

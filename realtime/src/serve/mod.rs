@@ -39,11 +39,11 @@ mod connection;
 mod context;
 mod direct;
 mod http1;
+#[cfg(feature = "tls")]
+mod http2;
 mod limits;
 mod protocol;
 mod socket;
-#[cfg(feature = "tls")]
-mod http2;
 #[cfg(feature = "tls")]
 mod tls;
 
