@@ -46,10 +46,10 @@ fn broker() -> Realtime {
         .build()
 }
 
-/// A TLS connection that trusts `tls`'s certificate and offers only `alpn`.
-async fn connect(addr: SocketAddr, tls: &Tls, alpn: &[u8]) -> TlsStream<TcpStream> {
+/// A TLS connection that trusts the certificate `pem` and offers only `alpn`.
+async fn connect(addr: SocketAddr, pem: &str, alpn: &[u8]) -> TlsStream<TcpStream> {
     let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(tls.certificate_pem().as_bytes()) {
+    for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
         roots.add(cert.expect("PEM certificate")).expect("a root");
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -75,12 +75,12 @@ async fn connect(addr: SocketAddr, tls: &Tls, alpn: &[u8]) -> TlsStream<TcpStrea
 /// An HTTP/2 connection; also the task driving it, which ends when the connection does.
 async fn h2_connect(
     addr: SocketAddr,
-    tls: &Tls,
+    pem: &str,
 ) -> (
     SendRequest<Full<Bytes>>,
     tokio::task::JoinHandle<hyper::Result<()>>,
 ) {
-    let io = TokioIo::new(connect(addr, tls, b"h2").await);
+    let io = TokioIo::new(connect(addr, pem, b"h2").await);
     let (send, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
         .await
         .expect("an HTTP/2 handshake");
@@ -164,7 +164,7 @@ async fn one_http2_connection_carries_streams_and_their_subscribes() {
     let tls = certificate();
     let rt = broker();
     let server = serve(&rt, &tls).await;
-    let (mut send, _conn) = h2_connect(server.addr, &tls).await;
+    let (mut send, _conn) = h2_connect(server.addr, tls.certificate_pem()).await;
     let mut first = H2Events::open(&mut send).await;
     let mut second = H2Events::open(&mut send).await;
     let first_id = first.client_id().await;
@@ -215,7 +215,7 @@ async fn http1_over_tls_streams_and_subscribes() {
     let tls = certificate();
     let rt = broker();
     let server = serve(&rt, &tls).await;
-    let mut stream = connect(server.addr, &tls, b"http/1.1").await;
+    let mut stream = connect(server.addr, tls.certificate_pem(), b"http/1.1").await;
     stream
         .write_all(b"GET /api/realtime HTTP/1.1\r\nhost: localhost\r\n\r\n")
         .await
@@ -228,7 +228,7 @@ async fn http1_over_tls_streams_and_subscribes() {
     let id = client_id_of(chunk.strip_suffix("\r\n").expect("a whole chunk"));
 
     let body = subscribe_body(&id);
-    let mut subscribe = connect(server.addr, &tls, b"http/1.1").await;
+    let mut subscribe = connect(server.addr, tls.certificate_pem(), b"http/1.1").await;
     let request = format!(
         "POST /api/realtime HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n\
          content-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -270,7 +270,7 @@ async fn an_http2_connection_that_sends_no_request_is_closed() {
     let tls = certificate();
     let rt = broker();
     let server = serve(&rt, &tls).await;
-    let (_send, conn) = h2_connect(server.addr, &tls).await;
+    let (_send, conn) = h2_connect(server.addr, tls.certificate_pem()).await;
     let ended = timeout(CUT_WITHIN, conn).await;
     assert!(
         ended.is_ok(),
@@ -298,7 +298,7 @@ async fn plain_http_on_the_tls_port_fails_cleanly() {
         "the connection is closed"
     );
     // The server goes on serving.
-    let (mut send, _conn) = h2_connect(server.addr, &tls).await;
+    let (mut send, _conn) = h2_connect(server.addr, tls.certificate_pem()).await;
     H2Events::open(&mut send).await.client_id().await;
 }
 
@@ -311,7 +311,7 @@ async fn shutdown_ends_http2_streams_and_their_connection() {
         .shutdown_timeout(Duration::from_secs(30))
         .build();
     let server = serve(&rt, &tls).await;
-    let (mut send, conn) = h2_connect(server.addr, &tls).await;
+    let (mut send, conn) = h2_connect(server.addr, tls.certificate_pem()).await;
     let mut events = H2Events::open(&mut send).await;
     events.client_id().await;
     assert!(
@@ -323,4 +323,180 @@ async fn shutdown_ends_http2_streams_and_their_connection() {
         timeout(CUT_WITHIN, conn).await.is_ok(),
         "the connection closed"
     );
+}
+
+/// Set in the server process that [`idle_stream_memory_over_http2_and_http1`] starts: `tls`
+/// or `plain`.
+const MEMORY_SERVER: &str = "REALTIME_TLS_MEMORY_SERVER";
+/// Idle streams measured per protocol.
+const MEASURED_STREAMS: usize = 1000;
+
+/// The server of the memory measurement, in a process of its own so that its resident memory
+/// is the server's alone: prints its port and the certificate, serves until stdin closes.
+#[tokio::test]
+#[ignore = "started by idle_stream_memory_over_http2_and_http1"]
+async fn memory_server_process() {
+    let Ok(mode) = std::env::var(MEMORY_SERVER) else {
+        return;
+    };
+    let _ = rlimit::increase_nofile_limit(4 * MEASURED_STREAMS as u64);
+    let rt = Realtime::builder()
+        .max_connections(4 * MEASURED_STREAMS)
+        .max_connections_per_ip(4 * MEASURED_STREAMS)
+        .build();
+    let tls = certificate();
+    let server = if mode == "tls" {
+        serve(&rt, &tls).await
+    } else {
+        TestServer::start(&rt, rt.mount(axum::Router::new())).await
+    };
+    println!("PORT {}", server.addr.port());
+    println!("{}", tls.certificate_pem());
+    println!("END");
+    tokio::task::spawn_blocking(|| {
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new())
+    })
+    .await
+    .unwrap()
+    .unwrap();
+}
+
+/// The memory server: its process, port and certificate.
+struct MemoryServer {
+    child: std::process::Child,
+    addr: SocketAddr,
+    pem: String,
+}
+
+impl MemoryServer {
+    fn start(mode: &str) -> Self {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--ignored",
+                "--exact",
+                "memory_server_process",
+                "--nocapture",
+            ])
+            .env(MEMORY_SERVER, mode)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("the server process");
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let port: u16 = loop {
+            let line = lines.next().expect("a port line").unwrap();
+            if let Some(port) = line.strip_prefix("PORT ") {
+                break port.parse().unwrap();
+            }
+        };
+        let mut pem = String::new();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if line == "END" {
+                break;
+            }
+            pem.push_str(&line);
+            pem.push('\n');
+        }
+        // The rest (the test harness's own lines) is read and dropped, or the child fails
+        // writing to a closed pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Self {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            pem,
+        }
+    }
+
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.trim().trim_end_matches(" kB").parse().ok())
+            .expect("VmRSS")
+    }
+}
+
+impl Drop for MemoryServer {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+/// Resident memory of the server, in KiB, before and after [`MEASURED_STREAMS`] idle streams
+/// are open, and the difference per stream.
+fn report(what: &str, before: u64, after: u64) {
+    let per_stream = (after.saturating_sub(before) * 1024) / MEASURED_STREAMS as u64;
+    println!(
+        "{what}: server RSS {before} KiB -> {after} KiB for {MEASURED_STREAMS} idle streams: \
+         {per_stream} bytes per stream"
+    );
+}
+
+/// The server's memory per idle stream: over HTTP/2 (100 streams on each of 10 connections),
+/// over HTTP/1.1 through TLS (a connection each, written directly) and over plain HTTP/1.1.
+/// A measurement, printed, not asserted:
+/// `cargo test -p realtime-tests --test tls -- --ignored --nocapture idle_stream_memory`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: prints the memory per idle stream"]
+async fn idle_stream_memory_over_http2_and_http1() {
+    let _ = rlimit::increase_nofile_limit(4 * MEASURED_STREAMS as u64);
+    {
+        let server = MemoryServer::start("tls");
+        let warm = warm_up(&server, "tls").await;
+        let before = server.rss_kib();
+        let mut connections = Vec::new();
+        let mut streams = Vec::new();
+        for _ in 0..10 {
+            let (mut send, conn) = h2_connect(server.addr, &server.pem).await;
+            for _ in 0..MEASURED_STREAMS / 10 {
+                let mut events = H2Events::open(&mut send).await;
+                events.client_id().await;
+                streams.push(events);
+            }
+            connections.push((send, conn));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        report("HTTP/2 over TLS", before, server.rss_kib());
+        drop((warm, streams, connections));
+    }
+    for (mode, what) in [("tls", "HTTP/1.1 over TLS"), ("plain", "HTTP/1.1 plain")] {
+        let server = MemoryServer::start(mode);
+        let warm = warm_up(&server, mode).await;
+        let before = server.rss_kib();
+        let mut streams = Vec::new();
+        for _ in 0..MEASURED_STREAMS {
+            streams.push(http1_stream(&server, mode).await);
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        report(what, before, server.rss_kib());
+        drop((warm, streams));
+    }
+}
+
+/// A few streams first, so that what every server allocates once is in the baseline.
+async fn warm_up(server: &MemoryServer, mode: &str) -> Vec<Box<dyn std::any::Any + Send>> {
+    let mut held: Vec<Box<dyn std::any::Any + Send>> = Vec::new();
+    for _ in 0..10 {
+        held.push(http1_stream(server, mode).await);
+    }
+    held
+}
+
+/// An HTTP/1.1 stream past its `PB_CONNECT`: through TLS unless `mode` is `plain`.
+async fn http1_stream(server: &MemoryServer, mode: &str) -> Box<dyn std::any::Any + Send> {
+    const REQUEST: &[u8] = b"GET /api/realtime HTTP/1.1\r\nhost: localhost\r\n\r\n";
+    if mode == "plain" {
+        let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+        tcp.write_all(REQUEST).await.unwrap();
+        read_until(&mut tcp, "}\n\n\r\n").await;
+        return Box::new(tcp);
+    }
+    let mut tls = connect(server.addr, &server.pem, b"http/1.1").await;
+    tls.write_all(REQUEST).await.unwrap();
+    read_until(&mut tls, "}\n\n\r\n").await;
+    Box::new(tls)
 }

@@ -144,3 +144,58 @@ impl fmt::Display for TlsError {
 }
 
 impl std::error::Error for TlsError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_file(name: &str, contents: &str) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("realtime-tls-{}-{name}", std::process::id()));
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    #[test]
+    fn errors_name_the_file_and_what_is_wrong() {
+        let generated = Tls::self_signed(&["localhost"]).unwrap();
+        let other = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let cert = temp_file("cert.pem", generated.certificate_pem());
+        let not_pem = temp_file("not.pem", "hello");
+        let other_key = temp_file("other-key.pem", &other.signing_key.serialize_pem());
+        let missing = std::env::temp_dir().join("realtime-tls-missing.pem");
+
+        let err = Tls::from_pem_files(&missing, &other_key)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("certificate file") && err.contains("missing.pem"),
+            "{err}"
+        );
+        let err = Tls::from_pem_files(&not_pem, &other_key)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("no certificate") && err.contains("not.pem"),
+            "{err}"
+        );
+        let err = Tls::from_pem_files(&cert, &not_pem)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("key file") && err.contains("not.pem"), "{err}");
+        let err = Tls::from_pem_files(&cert, &other_key)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("other-key.pem") && err.contains("cert.pem"),
+            "{err}"
+        );
+
+        let key = temp_file("key.pem", &other.signing_key.serialize_pem());
+        let matching = temp_file("matching.pem", &other.cert.pem());
+        let tls = Tls::from_pem_files(&matching, &key).unwrap();
+        assert_eq!(tls.certificate_pem(), other.cert.pem());
+        for path in [cert, not_pem, other_key, key, matching] {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
