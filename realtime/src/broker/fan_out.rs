@@ -237,14 +237,14 @@ mod tests {
     fn a_client_that_overflows_outside_a_send_is_removed_then_or_by_the_next_connect() {
         let rt = Realtime::builder().queue_capacity(2).build();
         let shared = rt.shared_arc();
-        let stream = shared.connect(None, None, None);
+        let stream = shared.connect(None, None, None, None);
         let client = stream.client().clone();
         // Its PB_CONNECT and one more fill the queue; the next overflows it.
         assert!(client.send("note", &1).unwrap());
         assert!(!client.send("note", &2).unwrap());
         assert!(rt.client(client.id().as_str()).is_none(), "removed at once");
 
-        let stream = shared.connect(None, None, None);
+        let stream = shared.connect(None, None, None, None);
         let client = stream.client().clone();
         assert!(client.send("note", &1).unwrap());
         {
@@ -253,7 +253,7 @@ mod tests {
             assert!(!client.send("note", &2).unwrap());
         }
         assert!(rt.client(client.id().as_str()).is_some(), "not yet");
-        let _next = shared.connect(None, None, None);
+        let _next = shared.connect(None, None, None, None);
         assert!(
             rt.client(client.id().as_str()).is_none(),
             "removed by the next connect"
