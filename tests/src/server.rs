@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum_realtime::Realtime;
+use axum_realtime::serve::{Serve, Tls};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -25,12 +26,30 @@ impl TestServer {
     ///
     /// Panics if no loopback port can be bound.
     pub async fn start(rt: &Realtime, app: Router) -> Self {
+        Self::start_with(rt, app, |serve| serve).await
+    }
+
+    /// Serves `app` as [`TestServer::start`] does, terminating TLS with `tls` (HTTP/2 and
+    /// HTTP/1.1 by ALPN).
+    ///
+    /// # Panics
+    ///
+    /// Panics if no loopback port can be bound.
+    pub async fn start_tls(rt: &Realtime, app: Router, tls: Tls) -> Self {
+        Self::start_with(rt, app, |serve| serve.with_tls(tls)).await
+    }
+
+    async fn start_with(
+        rt: &Realtime,
+        app: Router,
+        configure: impl FnOnce(Serve) -> Serve,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local address");
         let (stop, stopped) = oneshot::channel::<()>();
-        let serve = rt.serve(listener, app).with_graceful_shutdown(async move {
+        let serve = configure(rt.serve(listener, app)).with_graceful_shutdown(async move {
             let _ = stopped.await;
         });
         let task = tokio::spawn(async move {

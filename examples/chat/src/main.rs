@@ -2,14 +2,17 @@
 //! `REALTIME_ADDR` to move it, port 0 for any free one; `--data-dir` or `REALTIME_DATA_DIR`
 //! for the database and signing key, default `./data`, which instances may share; `--redis
 //! URL` or `REALTIME_REDIS_URL` to be one of several instances, joined by that Redis; behind
-//! a reverse proxy, `--trusted-proxies LIST` and `--secure-cookie true`, see docs/deploy.md).
-//! Logs go to stderr, filtered by `RUST_LOG` (default `info`; `RUST_LOG=axum_realtime=debug`
-//! shows every stream's start, subscriptions and end, `trace` every send).
+//! a reverse proxy, `--trusted-proxies LIST` and `--secure-cookie true`, see docs/deploy.md;
+//! HTTPS and HTTP/2 without one, `--tls-cert FILE --tls-key FILE`, or `--tls-self-signed true`
+//! for local use). Logs go to stderr, filtered by `RUST_LOG` (default `info`;
+//! `RUST_LOG=axum_realtime=debug` shows every stream's start, subscriptions and end, `trace`
+//! every send).
 
 use std::process::ExitCode;
 
+use axum_realtime::serve::Tls;
 use example_chat::{AppState, Db, Deployment, app, secret};
-use example_support::cli::Options;
+use example_support::cli::{Options, TlsSource};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -34,8 +37,10 @@ async fn run() -> Result<(), String> {
     let deployment = Deployment {
         redis: options.redis_url.clone(),
         trusted_proxies: options.trusted_proxies.clone(),
-        secure_cookie: options.secure_cookie,
+        // Served over HTTPS, the cookie is sent over HTTPS only.
+        secure_cookie: options.secure_cookie || options.tls.is_some(),
     };
+    let tls = options.tls.as_ref().map(certificate).transpose()?;
     let state = AppState::new(db, &secret, &deployment)?;
     let rt = state.rt.clone();
     let listener = axum_realtime::serve::bind(options.addr)
@@ -43,7 +48,8 @@ async fn run() -> Result<(), String> {
     // The bound address, which names the port when `--addr` asked for any (port 0).
     let addr = listener.local_addr().map_err(|err| err.to_string())?;
     println!(
-        "chat on http://{addr} (data in {}{})",
+        "chat on {}://{addr} (data in {}{})",
+        if tls.is_some() { "https" } else { "http" },
         options.data_dir.display(),
         options
             .redis_url
@@ -52,8 +58,22 @@ async fn run() -> Result<(), String> {
             .unwrap_or_default()
     );
     // On the signal, open streams end after what they have queued, and the server stops.
-    rt.serve(listener, app(state))
+    let serve = rt.serve(listener, app(state));
+    let serve = match tls {
+        Some(tls) => serve.with_tls(tls),
+        None => serve,
+    };
+    serve
         .with_graceful_shutdown(example_support::shutdown::signal())
         .await
         .map_err(|err| err.to_string())
+}
+
+/// The certificate the options name: read from its files, or made for local use.
+fn certificate(source: &TlsSource) -> Result<Tls, String> {
+    match source {
+        TlsSource::Files { cert, key } => Tls::from_pem_files(cert, key),
+        TlsSource::SelfSigned => Tls::self_signed(&["localhost", "127.0.0.1", "::1"]),
+    }
+    .map_err(|err| err.to_string())
 }

@@ -2,7 +2,9 @@
 //! `127.0.0.1:8090`, `--data-dir DIR` (or `REALTIME_DATA_DIR`), default `./data`,
 //! `--redis URL` (or `REALTIME_REDIS_URL`), default none, and for a deployment behind a
 //! reverse proxy `--trusted-proxies LIST` (or `REALTIME_TRUSTED_PROXIES`: addresses and
-//! networks, comma-separated) and `--secure-cookie true|false` (or `REALTIME_SECURE_COOKIE`).
+//! networks, comma-separated) and `--secure-cookie true|false` (or `REALTIME_SECURE_COOKIE`);
+//! to serve HTTPS (and HTTP/2) without a proxy, `--tls-cert FILE --tls-key FILE` (or
+//! `REALTIME_TLS_CERT`, `REALTIME_TLS_KEY`), or `--tls-self-signed true` for local use.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -27,6 +29,23 @@ pub struct Options {
     pub trusted_proxies: Vec<String>,
     /// Whether the auth cookie is marked `Secure`: browsers reach the site over HTTPS.
     pub secure_cookie: bool,
+    /// Where the server's TLS certificate comes from, when it serves HTTPS itself.
+    pub tls: Option<TlsSource>,
+}
+
+/// Where an example's TLS certificate comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsSource {
+    /// A certificate chain and its private key, PEM files.
+    Files {
+        /// The certificate chain, leaf first.
+        cert: PathBuf,
+        /// The private key.
+        key: PathBuf,
+    },
+    /// A certificate generated at start for `localhost` and the loopback addresses: browsers
+    /// warn about it; for local development.
+    SelfSigned,
 }
 
 impl Options {
@@ -49,7 +68,8 @@ impl Options {
     ) -> Result<Self, String> {
         let usage = format!(
             "usage: {program} [--addr HOST:PORT] [--data-dir DIR] [--redis URL] \
-             [--trusted-proxies LIST] [--secure-cookie true|false]"
+             [--trusted-proxies LIST] [--secure-cookie true|false] \
+             [--tls-cert FILE --tls-key FILE | --tls-self-signed true|false]"
         );
         let mut flags = flags(
             args,
@@ -59,6 +79,9 @@ impl Options {
                 "--redis",
                 "--trusted-proxies",
                 "--secure-cookie",
+                "--tls-cert",
+                "--tls-key",
+                "--tls-self-signed",
             ],
             &usage,
         )?;
@@ -85,12 +108,40 @@ impl Options {
                 ));
             }
         };
+        let self_signed = match value("--tls-self-signed", "REALTIME_TLS_SELF_SIGNED").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(format!(
+                    "`--tls-self-signed` is true or false, not `{other}`; {usage}"
+                ));
+            }
+        };
+        let cert = value("--tls-cert", "REALTIME_TLS_CERT").filter(|path| !path.is_empty());
+        let key = value("--tls-key", "REALTIME_TLS_KEY").filter(|path| !path.is_empty());
+        let tls = match (cert, key, self_signed) {
+            (None, None, false) => None,
+            (None, None, true) => Some(TlsSource::SelfSigned),
+            (Some(cert), Some(key), false) => Some(TlsSource::Files {
+                cert: PathBuf::from(cert),
+                key: PathBuf::from(key),
+            }),
+            (Some(_), Some(_), true) => {
+                return Err(format!(
+                    "`--tls-self-signed` and `--tls-cert`/`--tls-key` exclude each other; {usage}"
+                ));
+            }
+            _ => {
+                return Err(format!("`--tls-cert` and `--tls-key` go together; {usage}"));
+            }
+        };
         Ok(Self {
             addr: parse_addr(&addr)?,
             data_dir: PathBuf::from(data_dir),
             redis_url,
             trusted_proxies,
             secure_cookie,
+            tls,
         })
     }
 }
@@ -221,6 +272,49 @@ mod tests {
             parse_with(&["--secure-cookie", "yes"], &[])
                 .unwrap_err()
                 .contains("true or false")
+        );
+    }
+
+    #[test]
+    fn tls_from_files_or_self_signed() {
+        assert_eq!(parse_with(&[], &[]).unwrap().tls, None);
+        assert_eq!(
+            parse_with(&["--tls-self-signed", "true"], &[]).unwrap().tls,
+            Some(TlsSource::SelfSigned)
+        );
+        assert_eq!(
+            parse_with(&["--tls-self-signed=false"], &[]).unwrap().tls,
+            None
+        );
+        let files = TlsSource::Files {
+            cert: PathBuf::from("c.pem"),
+            key: PathBuf::from("k.pem"),
+        };
+        assert_eq!(
+            parse_with(&["--tls-cert", "c.pem", "--tls-key", "k.pem"], &[])
+                .unwrap()
+                .tls,
+            Some(files.clone())
+        );
+        let env = [
+            ("REALTIME_TLS_CERT", "c.pem"),
+            ("REALTIME_TLS_KEY", "k.pem"),
+        ];
+        assert_eq!(parse_with(&[], &env).unwrap().tls, Some(files));
+        assert!(
+            parse_with(&["--tls-cert", "c.pem"], &[])
+                .unwrap_err()
+                .contains("go together")
+        );
+        assert!(
+            parse_with(&["--tls-self-signed", "yes"], &[])
+                .unwrap_err()
+                .contains("true or false")
+        );
+        assert!(
+            parse_with(&["--tls-self-signed", "true"], &env)
+                .unwrap_err()
+                .contains("exclude each other")
         );
     }
 

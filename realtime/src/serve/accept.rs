@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use super::connection::Connection;
 use super::context::{Phase, ServeContext};
 use super::limits::{Connections, warn_now};
-use super::{direct, http1};
+use super::{direct, protocol};
 use crate::http::handoff::Peer;
 use crate::sync::Abort;
 
@@ -61,7 +61,7 @@ impl ServeContext {
         let _ = conn.set_nodelay();
         let context = Arc::clone(self);
         tokio::spawn(async move {
-            let taken = http1::serve(conn, Peer::new(addr, abort), &context).await;
+            let taken = protocol::serve(conn, Peer::new(addr, abort), &context).await;
             drop(context);
             if let Some((conn, stream, headers)) = taken {
                 // A task of its own: the stream's lifetime keeps only what it needs.

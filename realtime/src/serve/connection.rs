@@ -1,6 +1,7 @@
 //! An accepted socket as the server's tasks see it: it can be aborted from outside, a write
-//! that makes no progress for too long fails, and while a stream is being taken from hyper
-//! it discards hyper's placeholder response.
+//! (or a flush, which is what writes a TLS session's records) that makes no progress for too
+//! long fails, and while a stream is being taken from hyper it discards hyper's placeholder
+//! response.
 
 use std::future::Future;
 use std::io::{self, IoSlice};
@@ -13,11 +14,12 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
+use super::socket::Socket;
 use crate::http::handoff::Handoff;
 use crate::sync::Abort;
 
 pub(crate) struct Connection {
-    stream: TcpStream,
+    stream: Socket,
     abort: Abort,
     handoff: Arc<Handoff>,
     /// How long a write may make no progress before the connection is given up.
@@ -31,7 +33,7 @@ pub(crate) struct Connection {
 impl Connection {
     pub(crate) fn new(stream: TcpStream, abort: Abort, write_timeout: Option<Duration>) -> Self {
         Self {
-            stream,
+            stream: Socket::Plain(stream),
             abort,
             handoff: Handoff::new(),
             write_timeout,
@@ -45,7 +47,33 @@ impl Connection {
     }
 
     pub(crate) fn set_nodelay(&self) -> io::Result<()> {
-        self.stream.set_nodelay(true)
+        self.stream.tcp().set_nodelay(true)
+    }
+
+    /// Whether the client chose HTTP/2 in the TLS handshake.
+    #[cfg(feature = "tls")]
+    pub(crate) fn negotiated_h2(&self) -> bool {
+        self.stream.negotiated_h2()
+    }
+
+    /// Runs the TLS handshake on the plain socket; fails if the connection is aborted first.
+    #[cfg(feature = "tls")]
+    pub(crate) async fn accept_tls(self, tls: &super::Tls) -> io::Result<Self> {
+        let Socket::Plain(tcp) = self.stream else {
+            return Err(io::Error::other("the connection is already TLS"));
+        };
+        let aborted = std::future::poll_fn(|cx| match self.abort.check(cx) {
+            Err(err) => Poll::Ready(err),
+            Ok(()) => Poll::Pending,
+        });
+        let tls = tokio::select! {
+            tls = tls.accept(tcp) => tls?,
+            err = aborted => return Err(err),
+        };
+        Ok(Self {
+            stream: Socket::Tls(Box::new(tls)),
+            ..self
+        })
     }
 
     /// Accounts for a write's outcome: progress disarms the stall timer, waiting arms it
@@ -144,9 +172,16 @@ impl AsyncWrite for Connection {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        let poll = Pin::new(&mut this.stream).poll_flush(cx);
+        if poll.is_pending() {
+            this.note_write(cx, &Poll::Pending)?;
+            return Poll::Pending;
+        }
+        ready!(poll)?;
+        this.stalled = false;
         // Hyper flushes only once its own buffer is empty: a response boundary.
-        ready!(Pin::new(&mut self.stream).poll_flush(cx))?;
-        self.handoff.note_flushed();
+        this.handoff.note_flushed();
         Poll::Ready(Ok(()))
     }
 

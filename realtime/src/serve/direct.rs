@@ -34,7 +34,7 @@ pub(crate) async fn serve(conn: Connection, mut body: EventStream, headers: Head
 async fn write_stream(mut conn: Connection, mut body: EventStream, headers: HeaderMap) {
     let head = head(&headers);
     drop(headers);
-    if conn.write_all(&head).await.is_err() {
+    if conn.write_all(&head).await.is_err() || conn.flush().await.is_err() {
         return;
     }
     drop(head);
@@ -93,8 +93,14 @@ fn head(headers: &HeaderMap) -> Vec<u8> {
 }
 
 /// Writes `frames` (chunks, at most [`MAX_BATCH`]) in one write when the socket
-/// takes them all. Nothing is allocated: this runs once per delivery.
+/// takes them all, and flushes: a TLS session holds what it is given until then (a TCP
+/// socket's flush costs nothing). Nothing is allocated: this runs once per delivery.
 async fn write_frames(conn: &mut Connection, frames: &[Option<Bytes>]) -> io::Result<()> {
+    write_all_frames(conn, frames).await?;
+    conn.flush().await
+}
+
+async fn write_all_frames(conn: &mut Connection, frames: &[Option<Bytes>]) -> io::Result<()> {
     if let [Some(frame)] = frames {
         return conn.write_all(frame).await;
     }

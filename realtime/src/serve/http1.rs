@@ -47,12 +47,7 @@ pub(super) type Taken = (Connection, EventStream, HeaderMap);
 /// a stream that the connection can write itself, which is returned.
 pub(super) async fn serve(conn: Connection, peer: Peer, context: &ServeContext) -> Option<Taken> {
     let handoff = Arc::clone(conn.handoff());
-    let service = ConnectionService {
-        router: context.router.clone(),
-        peer,
-        handoff: Arc::clone(&handoff),
-        direct_streams: context.direct_streams,
-    };
+    let service = ConnectionService::new(context, peer, &handoff, context.direct_streams);
     let mut http = context
         .http1
         .serve_connection(TokioIo::new(conn), service)
@@ -92,12 +87,29 @@ pub(super) async fn serve(conn: Connection, peer: Peer, context: &ServeContext) 
 
 /// The router, told the connection's peer, and able to take a stream it accepted.
 #[derive(Clone)]
-struct ConnectionService {
+pub(super) struct ConnectionService {
     router: Router,
     peer: Peer,
     handoff: Arc<Handoff>,
     /// Whether streams may be taken from hyper at all.
     direct_streams: bool,
+}
+
+impl ConnectionService {
+    /// The service of one connection; `direct_streams`: whether it may take streams from hyper.
+    pub(super) fn new(
+        context: &ServeContext,
+        peer: Peer,
+        handoff: &Arc<Handoff>,
+        direct_streams: bool,
+    ) -> Self {
+        Self {
+            router: context.router.clone(),
+            peer,
+            handoff: Arc::clone(handoff),
+            direct_streams,
+        }
+    }
 }
 
 type ResponseFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;

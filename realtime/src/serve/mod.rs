@@ -25,13 +25,27 @@
 //!   never sent a request and idle ones close at once, streams end after what is queued,
 //!   requests in flight get [`Builder::shutdown_timeout`](crate::Builder::shutdown_timeout),
 //!   and whatever is left then (a client that stopped reading, a half-sent head) is cut.
+//! - **TLS and HTTP/2** (feature `tls`, [`Serve::with_tls`]): the server terminates TLS
+//!   itself and offers HTTP/2 and HTTP/1.1 (ALPN). The handshake must finish within the
+//!   request head timeout. On HTTP/2 one connection carries up to 100 streams (every tab of a
+//!   browser shares it, where HTTP/1.1 allows a browser 6 connections per site), written by
+//!   hyper rather than directly; a stream the broker cuts for overflowing its queue cuts its
+//!   connection, whose socket its other streams share. A connection that sends no request
+//!   within the head timeout is closed, an idle one is pinged every 30 s, and shutdown sends
+//!   `GOAWAY`. Over HTTP/1.1 everything above holds, through TLS.
 
 mod accept;
 mod connection;
 mod context;
 mod direct;
 mod http1;
+#[cfg(feature = "tls")]
+mod http2;
 mod limits;
+mod protocol;
+mod socket;
+#[cfg(feature = "tls")]
+mod tls;
 
 use std::future::{Future, IntoFuture};
 use std::io;
@@ -43,6 +57,8 @@ use tokio::net::{TcpListener, TcpSocket};
 
 use crate::broker::Realtime;
 pub use crate::http::handoff::Peer;
+#[cfg(feature = "tls")]
+pub use tls::{Tls, TlsError};
 
 impl Realtime {
     /// Serves `router` on `listener` with what the realtime endpoint needs: the peer's address
@@ -66,6 +82,8 @@ impl Realtime {
             listener,
             router,
             signal: Box::pin(std::future::pending()),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -77,6 +95,8 @@ pub struct Serve {
     listener: TcpListener,
     router: Router,
     signal: Pin<Box<dyn Future<Output = ()> + Send>>,
+    #[cfg(feature = "tls")]
+    tls: Option<Tls>,
 }
 
 impl Serve {
@@ -88,6 +108,28 @@ impl Serve {
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> Self {
         self.signal = Box::pin(signal);
+        self
+    }
+
+    /// Terminates TLS with `tls`'s certificate, offering HTTP/2 and HTTP/1.1 (ALPN): browsers
+    /// then multiplex every tab's stream over one connection instead of holding one of the six
+    /// HTTP/1.1 connections they allow a site each. Behind a reverse proxy that terminates
+    /// TLS, leave this out.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use axum_realtime::serve::Tls;
+    /// let rt = axum_realtime::Realtime::new();
+    /// let app = rt.mount(axum::Router::new());
+    /// let listener = axum_realtime::serve::bind("0.0.0.0:443".parse()?)?;
+    /// let tls = Tls::from_pem_files("fullchain.pem", "privkey.pem")?;
+    /// rt.serve(listener, app).with_tls(tls).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn with_tls(mut self, tls: Tls) -> Self {
+        self.tls = Some(tls);
         self
     }
 
@@ -111,8 +153,32 @@ impl IntoFuture for Serve {
             listener,
             router,
             signal,
+            #[cfg(feature = "tls")]
+            tls,
         } = self;
-        Box::pin(context::ServeContext::new(rt, router).run(listener, signal))
+        let context = context::ServeContext::new(
+            rt,
+            router,
+            #[cfg(feature = "tls")]
+            tls,
+        );
+        Box::pin(context.run(listener, signal))
+    }
+}
+
+impl Serve {
+    #[cfg_attr(
+        not(feature = "tls"),
+        allow(
+            clippy::unused_self,
+            reason = "reads the TLS setting when the feature is on"
+        )
+    )]
+    fn tls_enabled(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        false
     }
 }
 
@@ -120,6 +186,7 @@ impl std::fmt::Debug for Serve {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Serve")
             .field("listener", &self.listener)
+            .field("tls", &self.tls_enabled())
             .finish_non_exhaustive()
     }
 }
