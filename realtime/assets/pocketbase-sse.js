@@ -24,7 +24,8 @@
 // stream holds one: without sharing, the sixth tab starves the page's own requests. The
 // attribute's value scopes the sharing (put the signed-in user's id there): tabs share only
 // with tabs of the same scope, so a tab never shows another user's events. Where either API is
-// missing, or without the attribute, each tab has its own stream.
+// missing, without the attribute, or on a page that came over HTTP/2 or 3 (where every tab's
+// stream shares one connection), each tab has its own stream.
 ;(function () {
   'use strict'
   var EXT = 'pocketbase-sse'
@@ -274,6 +275,9 @@
     if (!holder || typeof BroadcastChannel !== 'function' || !(navigator.locks && navigator.locks.request)) {
       return null
     }
+    // Over HTTP/2 or 3 every tab's stream shares the page's one connection: nothing to save.
+    var nav = performance.getEntriesByType && performance.getEntriesByType('navigation')[0]
+    if (nav && /^h[23]/.test(nav.nextHopProtocol || '')) return null
     var scope = holder.getAttribute('sse-share-tabs') || holder.getAttribute('data-sse-share-tabs') || ''
     var name = EXT + ':' + scope
     var self = {

@@ -84,6 +84,8 @@ pub async fn run_node_test(file: &str, env: &[(&str, String)], limit: Duration) 
             "{file}: {none}\n{report}"
         );
     }
+    // What the test printed (figures some tests measure): shown with `-- --nocapture`.
+    println!("{report}");
 }
 
 /// Sends `signal` to every process of group `group`; best effort.

@@ -11,12 +11,13 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
-import { DEFAULT_TIMEOUT, launchBrowser, sleep, startCutProxy, startExample, waitFor, watchPage } from "./helpers.mjs";
+import { DEFAULT_TIMEOUT, launchBrowser, serverFigures, sleep, startCutProxy, startExample, waitFor, watchPage } from "./helpers.mjs";
 
 const BIN = process.env.EXAMPLE_BIN;
 if (!BIN) throw new Error("EXAMPLE_BIN is not set; examples/chat/tests/many_tabs.rs sets it");
 
 const TABS = 10;
+const LABEL = "10 tabs, HTTP/1.1, streams shared";
 /** Long enough for a duplicate to show up after the original. */
 const QUIET_WINDOW = 1_000;
 /** The issue's bound for a takeover is a second; the wait allows for a loaded machine. */
@@ -119,6 +120,8 @@ test("ten tabs of one browser share one stream: posting from any works, each sho
     assert.equal(states.filter((s) => s.share === "leader").length, 1, `one leader: ${JSON.stringify(states)}`);
     assert.equal(streamsSince(mark), 0, "the nine tabs opened after the first opened no stream of their own");
 
+    // The figures the README reports (`-- --nocapture` shows them).
+    console.log(`measured: ${LABEL}: ${JSON.stringify(serverFigures(server))}`);
     await post(tabs[6], "from tab 7");
     await post(tabs[9], "from tab 10");
     await post(tabs[0], "from tab 1");

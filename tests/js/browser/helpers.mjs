@@ -4,7 +4,8 @@
 // this process exits, however it exits.
 
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import https from "node:https";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -172,7 +173,7 @@ export function freePort() {
  * - `dispose()` stops it and removes the data directory if this function created it.
  * - `output()` is the tail of the process's stdout and stderr, for error messages.
  */
-export async function startExample(binPath, { port, dataDir, args = [] } = {}) {
+export async function startExample(binPath, { port, dataDir, args = [], tls = false } = {}) {
     if (!binPath || !existsSync(binPath)) {
         throw new Error(`the example binary ${JSON.stringify(binPath)} does not exist`);
     }
@@ -183,7 +184,10 @@ export async function startExample(binPath, { port, dataDir, args = [] } = {}) {
         tempDirs.add(dataDir);
         ownDir = true;
     }
-    const url = `http://127.0.0.1:${port}`;
+    // With `tls`, the example makes its own certificate (`--tls-self-signed true`) and serves
+    // HTTPS, HTTP/2 included; the readiness check then does not verify the certificate.
+    if (tls) args = [...args, "--tls-self-signed", "true"];
+    const url = `${tls ? "https" : "http"}://127.0.0.1:${port}`;
     const name = path.basename(binPath);
     let log = "";
     let current = null;
@@ -228,9 +232,7 @@ export async function startExample(binPath, { port, dataDir, args = [] } = {}) {
                 );
             }
             try {
-                const response = await fetch(`${url}/`, { signal: AbortSignal.timeout(1_000) });
-                await response.arrayBuffer();
-                if (response.ok) return;
+                if (await answers(`${url}/`)) return;
             } catch {
                 // not listening yet
             }
@@ -292,6 +294,48 @@ export async function startExample(binPath, { port, dataDir, args = [] } = {}) {
             return stopped;
         },
     };
+}
+
+/**
+ * What the example process `server` holds now: its resident memory (KiB) and its established
+ * TCP connections on its listening port (what the browser, or a proxy for it, keeps open).
+ */
+export function serverFigures(server) {
+    const status = readFileSync(`/proc/${server.pid()}/status`, "utf8");
+    const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
+    const hexPort = server.port.toString(16).toUpperCase().padStart(4, "0");
+    let connections = 0;
+    for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+        let text = "";
+        try {
+            text = readFileSync(table, "utf8");
+        } catch {
+            continue;
+        }
+        for (const line of text.split("\n").slice(1)) {
+            const fields = line.trim().split(/\s+/);
+            // local address:port, remote, state (01 = ESTABLISHED)
+            if (fields.length > 3 && fields[1].endsWith(`:${hexPort}`) && fields[3] === "01") connections++;
+        }
+    }
+    return { rssKiB, connections };
+}
+
+/** Whether `GET url` answers 2xx within a second (over HTTPS, any certificate will do). */
+async function answers(url) {
+    if (url.startsWith("http:")) {
+        const response = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+        await response.arrayBuffer();
+        return response.ok;
+    }
+    return new Promise((resolve, reject) => {
+        const request = https.get(url, { rejectUnauthorized: false, timeout: 1_000 }, (response) => {
+            response.resume();
+            resolve(response.statusCode >= 200 && response.statusCode < 300);
+        });
+        request.on("timeout", () => request.destroy(new Error("timeout")));
+        request.on("error", reject);
+    });
 }
 
 // --- a connection the test can cut ------------------------------------------------------

@@ -1,0 +1,123 @@
+// examples/chat in ten tabs of one Chromium over its built-in TLS (`--tls-self-signed true`),
+// where the browser speaks HTTP/2: every tab's stream shares the one connection, so the
+// extension does not share streams between tabs (it does so only over HTTP/1.1), and ten
+// tabs, each with its own stream, all work: posting from any tab, every tab shows every
+// message once.
+//
+//   EXAMPLE_BIN=target/debug/example-chat node --test tests/js/browser/chat-tabs-h2.test.mjs
+//
+// (`cargo test -p example-chat --test many_tabs_h2` builds the binary and runs this.) The
+// certificate is made by the server at start; this test's browser context alone ignores
+// certificate errors (`ignoreHTTPSErrors`).
+
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+
+import { DEFAULT_TIMEOUT, launchBrowser, serverFigures, sleep, startExample, waitFor, watchPage } from "./helpers.mjs";
+
+const BIN = process.env.EXAMPLE_BIN;
+if (!BIN) throw new Error("EXAMPLE_BIN is not set; examples/chat/tests/many_tabs_h2.rs sets it");
+
+const TABS = 10;
+const LABEL = "10 tabs, HTTP/2 (built-in TLS), a stream per tab";
+const QUIET_WINDOW = 1_000;
+
+let server;
+let browser;
+
+before(async () => {
+    server = await startExample(BIN, { tls: true });
+    browser = await launchBrowser();
+});
+
+after(async () => {
+    await browser?.close();
+    await server?.dispose();
+});
+
+async function openTab(context, name) {
+    const page = await context.newPage();
+    page.setDefaultTimeout(DEFAULT_TIMEOUT);
+    const seen = watchPage(page);
+    await page.goto(`${server.url}/`);
+    return { name, page, seen };
+}
+
+function state(tab) {
+    return tab.page.$eval("main", (main) => ({
+        connection: main.dataset.sseState,
+        share: main.dataset.sseShare ?? null,
+        protocol: performance.getEntriesByType("navigation")[0]?.nextHopProtocol,
+    }));
+}
+
+async function waitConnected(tab) {
+    await waitFor(async () => (await state(tab)).connection === "connected", DEFAULT_TIMEOUT, () => `${tab.name} to be connected`);
+}
+
+async function post(tab, text) {
+    await tab.page.fill("#message-input", text);
+    await tab.page.click("#send button");
+    await waitFor(
+        async () => {
+            const error = await tab.page.$eval("#send .error", (p) => p.textContent);
+            if (error) throw new Error(`${tab.name}'s post failed: ${error}`);
+            return tab.page.$eval("#message-input", (input) => input.value === "");
+        },
+        DEFAULT_TIMEOUT,
+        () => `${tab.name}'s form to be reset after a successful post`,
+    );
+}
+
+function texts(tab) {
+    return tab.page.$$eval("#messages .message .text", (spans) => spans.map((span) => span.textContent));
+}
+
+async function expectOnEveryTab(tabs, sent) {
+    for (const tab of tabs) {
+        let last = [];
+        await waitFor(
+            async () => {
+                last = await texts(tab);
+                return sent.every((text) => last.includes(text));
+            },
+            DEFAULT_TIMEOUT,
+            () => `${tab.name} to show ${JSON.stringify(sent.filter((t) => !last.includes(t)))}`,
+        );
+    }
+    await sleep(QUIET_WINDOW);
+    for (const tab of tabs) {
+        const shown = await texts(tab);
+        for (const text of sent) {
+            assert.equal(shown.filter((t) => t === text).length, 1, `${tab.name} shows ${JSON.stringify(text)} once`);
+        }
+    }
+}
+
+test("ten tabs over the built-in TLS and HTTP/2, each with its own stream, all work", async () => {
+    const context = await browser.newContext({ ignoreHTTPSErrors: true });
+    const first = await openTab(context, "tab 1");
+    await first.page.fill("#login input[name=username]", "ann");
+    await first.page.click("#login button");
+    await first.page.waitForSelector("#send");
+    await waitConnected(first);
+    const tabs = [first];
+    for (let i = 2; i <= TABS; i++) {
+        const tab = await openTab(context, `tab ${i}`);
+        await waitConnected(tab);
+        tabs.push(tab);
+    }
+    for (const tab of tabs) {
+        const s = await state(tab);
+        assert.equal(s.protocol, "h2", `${tab.name} came over HTTP/2`);
+        assert.equal(s.share, null, `${tab.name} does not share: every stream has the one connection`);
+    }
+    // The figures the README reports (`-- --nocapture` shows them).
+    console.log(`measured: ${LABEL}: ${JSON.stringify(serverFigures(server))}`);
+    await post(tabs[6], "h2 from tab 7");
+    await post(tabs[9], "h2 from tab 10");
+    await post(tabs[0], "h2 from tab 1");
+    await expectOnEveryTab(tabs, ["h2 from tab 7", "h2 from tab 10", "h2 from tab 1"]);
+    for (const tab of tabs) assert.deepEqual(tab.seen.pageErrors, [], `${tab.name}: no page errors`);
+    await context.close();
+});
