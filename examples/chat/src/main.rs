@@ -9,6 +9,7 @@
 //! every send).
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use axum_realtime::serve::Tls;
 use example_chat::{AppState, Db, Deployment, app, secret};
@@ -28,7 +29,10 @@ async fn main() -> ExitCode {
 async fn run() -> Result<(), String> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     // Before the broker is built, so that its first sends are timed too.
     let _ = example_chat::metrics::handle();
     let options = Options::from_env("example-chat")?;
@@ -43,6 +47,14 @@ async fn run() -> Result<(), String> {
     let tls = options.tls.as_ref().map(certificate).transpose()?;
     let state = AppState::new(db, &secret, &deployment)?;
     let rt = state.rt.clone();
+    // One of several instances listens only once it has joined the others: before that, a
+    // message posted here would be stored and acknowledged but reach nobody elsewhere.
+    if options.redis_url.is_some() && !rt.joined(JOIN_TIMEOUT).await {
+        eprintln!(
+            "example-chat: Redis is not reachable yet: serving anyway; posts are refused \
+             until it is (503)"
+        );
+    }
     let listener = axum_realtime::serve::bind(options.addr)
         .map_err(|err| format!("cannot listen on {}: {err}", options.addr))?;
     // The bound address, which names the port when `--addr` asked for any (port 0).
@@ -68,6 +80,9 @@ async fn run() -> Result<(), String> {
         .await
         .map_err(|err| err.to_string())
 }
+
+/// How long an instance waits for Redis before it listens anyway.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The certificate the options name: read from its files, or made for local use.
 fn certificate(source: &TlsSource) -> Result<Tls, String> {

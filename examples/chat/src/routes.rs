@@ -5,7 +5,7 @@ use axum::http::header::{CONTENT_TYPE, SET_COOKIE};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::{Form, Json};
-use axum_realtime::{AuthRecord, RequestAuth, Template, realtime_page};
+use axum_realtime::{AuthRecord, EngineStatus, RequestAuth, Template, realtime_page};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -114,6 +114,14 @@ pub(crate) async fn post_chat(
         return Err(Problem(
             StatusCode::UNPROCESSABLE_ENTITY,
             format!("a message has at most {MAX_MESSAGE} characters"),
+        ));
+    }
+    // Other instances' users would not see it: refused before it is stored, so that the
+    // poster's retry is not a second copy.
+    if state.rt.engine_status() == EngineStatus::Disconnected {
+        return Err(Problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the chat is reconnecting; try again in a moment".into(),
         ));
     }
     let message = Message {

@@ -326,6 +326,24 @@ impl Realtime {
             .map_or(EngineStatus::InProcess, |engine| engine.status())
     }
 
+    /// Waits, at most `within`, until sends reach every node: at once in-process, else until
+    /// the engine is connected (and subscribed). Returns whether it is. A node behind a load
+    /// balancer should listen only once this says so: until then its sends reach its own
+    /// clients only, and a message a user posted there would be acknowledged yet reach nobody
+    /// else (the example chat waits for it with `--redis`).
+    pub async fn joined(&self, within: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if self.engine_status() != EngineStatus::Disconnected {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     /// Waits, at most `within`, until every send made so far has gone to the other nodes (at
     /// once in-process): the engine publishes from a queue of its own, so a process that
     /// exits right after a send could take it along. [`Realtime::serve`]'s graceful shutdown

@@ -40,7 +40,8 @@ error_log ${dir}/error.log warn;
 pid ${dir}/nginx.pid;
 events { worker_connections 1024; }
 http {
-  access_log ${dir}/access.log;
+  log_format upstreams '$msec "$request" $status $upstream_addr $upstream_status';
+  access_log ${dir}/access.log upstreams;
   client_body_temp_path ${dir}/tmp/body;
   proxy_temp_path ${dir}/tmp/proxy;
   fastcgi_temp_path ${dir}/tmp/fastcgi;
@@ -122,6 +123,8 @@ export async function startNginx({ upstreams, tlsDir }) {
         url,
         port,
         log,
+        /** Every request nginx served: time, request line, status, upstream, its status. */
+        accessLog: () => String(readFileSync(path.join(dir, "access.log"))),
         async stop() {
             child.kill("SIGTERM");
             await Promise.race([done, sleep(5_000)]);
