@@ -3,7 +3,6 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::engine::{EngineStatus, FetchRequest, Fetched, Refusal, SubscriptionChange};
 use super::{Realtime, Shared};
@@ -39,11 +38,6 @@ impl Realtime {
     }
 }
 
-/// How long a subscription of a reconnecting client waits for this node to receive the send it
-/// saw last (see [`Shared::catch_up`]): Redis delivers to every node within milliseconds.
-const CATCH_UP: Duration = Duration::from_secs(1);
-const CATCH_UP_STEP: Duration = Duration::from_millis(2);
-
 impl Shared {
     /// Applies `change` to a client of this node, first reading from the engine's history
     /// what a reconnecting client missed when this node's own copy does not reach back.
@@ -51,7 +45,6 @@ impl Shared {
         self: Arc<Self>,
         change: SubscriptionChange,
     ) -> Result<(), Refusal> {
-        self.catch_up(&change).await;
         let fetched = match self.fetch_request(&change) {
             Some(request) => match self.engine() {
                 Some(engine) => engine.fetch(request).await,
@@ -60,31 +53,6 @@ impl Shared {
             None => None,
         };
         self.change_subscriptions(change, fetched)
-    }
-
-    /// Waits, at most [`CATCH_UP`], until this node has received the send a reconnecting client
-    /// says it saw last. Every node receives every send, but not at the same instant: a client
-    /// whose stream was on a node that got a send first may resume here a moment before this
-    /// node gets it. Replayed from here too early, its position would look unknown (a
-    /// resync), and the sends between would come live a second time.
-    async fn catch_up(&self, change: &SubscriptionChange) {
-        if self.engine().is_none() || !self.history.is_enabled() {
-            return;
-        }
-        let Some(Resume::After { epoch, sequence }) = self
-            .find(&change.client_id)
-            .and_then(|client| client.pending_resume())
-        else {
-            return;
-        };
-        let deadline = tokio::time::Instant::now() + CATCH_UP;
-        loop {
-            let (current, last) = self.cluster_order.current();
-            if current != epoch || last >= sequence || tokio::time::Instant::now() >= deadline {
-                return;
-            }
-            tokio::time::sleep(CATCH_UP_STEP).await;
-        }
     }
 
     /// What to read from the engine for `change`, if its client resumes from further back than
