@@ -20,7 +20,7 @@ import { after, before, test } from "node:test";
 import { EventSource } from "eventsource";
 import PocketBase from "pocketbase";
 
-import { DEFAULT_TIMEOUT, launchBrowser, sleep, startExample, waitFor, watchPage } from "./helpers.mjs";
+import { DEFAULT_TIMEOUT, expectEachOnce, launchBrowser, sleep, startExample, waitFor, watchPage } from "./helpers.mjs";
 import { startNginx } from "./nginx.mjs";
 
 globalThis.EventSource ??= EventSource;
@@ -35,8 +35,6 @@ const BIN = required("EXAMPLE_BIN");
 const REDIS_URL = required("REDIS_URL");
 const TLS_DIR = required("TLS_DIR");
 
-/** Long enough for a duplicate to show up after the original. */
-const QUIET_WINDOW = 1_000;
 /** A restart, the browser's EventSource retry (about 3 s) and the resume after it. */
 const RECOVERY_TIMEOUT = 30_000;
 
@@ -118,32 +116,6 @@ function postFrom(tab, text) {
     }, text);
 }
 
-function texts(tab) {
-    return tab.page.$$eval("#messages .message .text", (spans) => spans.map((span) => span.textContent));
-}
-
-/** Waits until every tab shows each of `sent`, then checks over a quiet window: once each. */
-async function expectOnEveryPage(tabs, sent, ms = DEFAULT_TIMEOUT) {
-    for (const tab of tabs) {
-        let last = [];
-        await waitFor(
-            async () => {
-                last = await texts(tab);
-                return sent.every((text) => last.includes(text));
-            },
-            ms,
-            () => `${tab.name}'s page to show ${JSON.stringify(sent.filter((t) => !last.includes(t)))}`,
-        );
-    }
-    await sleep(QUIET_WINDOW);
-    for (const tab of tabs) {
-        const shown = await texts(tab);
-        for (const text of sent) {
-            assert.equal(shown.filter((t) => t === text).length, 1, `${tab.name} shows ${JSON.stringify(text)} once`);
-        }
-    }
-}
-
 /** The protocol the page's own document and its event stream came over. */
 function protocols(tab) {
     return tab.page.evaluate(() => ({
@@ -164,7 +136,7 @@ test("behind nginx in front of one instance, over TLS and HTTP/2, two users chat
     const bob = await logIn("bob", single.url);
     assert.ok(await postFrom(ann, "hello through nginx"), "ann's post accepted");
     assert.ok(await postFrom(bob, "and back"), "bob's post accepted");
-    await expectOnEveryPage([ann, bob], ["hello through nginx", "and back"]);
+    await expectEachOnce([ann, bob], ["hello through nginx", "and back"]);
     const seen = await protocols(ann);
     assert.equal(seen.page, "h2", `the page came over HTTP/2: ${JSON.stringify(seen)}`);
     for (const tab of [ann, bob]) {
@@ -198,7 +170,7 @@ test("behind nginx in front of two instances on Redis, a rolling restart loses n
     const tabs = [];
     for (const name of ["dee", "eve", "fay", "gus"]) tabs.push(await logIn(name, pair.url));
     assert.ok(await postFrom(tabs[0], "before the restart"), "the first post accepted");
-    await expectOnEveryPage(tabs, ["before the restart"]);
+    await expectEachOnce(tabs, ["before the restart"]);
 
     // One user keeps posting while instance A stops (SIGTERM), and after it is back.
     const acknowledged = [];
@@ -219,10 +191,10 @@ test("behind nginx in front of two instances on Redis, a rolling restart loses n
     assert.ok(acknowledged.length >= 10, `posts were accepted during the restart: ${acknowledged.length}`);
 
     // Pages whose stream was on A resumed on B (or on A again) from their last position.
-    await expectOnEveryPage(tabs, acknowledged, RECOVERY_TIMEOUT);
+    await expectEachOnce(tabs, acknowledged, RECOVERY_TIMEOUT);
     for (const tab of tabs) await waitConnected(tab, RECOVERY_TIMEOUT);
     assert.ok(await postFrom(tabs[2], "after the restart"), "a post after the restart accepted");
-    await expectOnEveryPage(tabs, ["after the restart"]);
+    await expectEachOnce(tabs, ["after the restart"]);
     for (const tab of tabs) {
         assert.deepEqual(tab.seen.pageErrors, [], `${tab.name}: no page errors`);
     }

@@ -13,14 +13,13 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
-import { DEFAULT_TIMEOUT, launchBrowser, serverFigures, sleep, startExample, waitFor, watchPage } from "./helpers.mjs";
+import { DEFAULT_TIMEOUT, expectEachOnce, launchBrowser, postThroughForm, serverFigures, startExample, waitFor, watchPage } from "./helpers.mjs";
 
 const BIN = process.env.EXAMPLE_BIN;
 if (!BIN) throw new Error("EXAMPLE_BIN is not set; examples/chat/tests/many_tabs_h2.rs sets it");
 
 const TABS = 10;
 const LABEL = "10 tabs, HTTP/2 (built-in TLS), a stream per tab";
-const QUIET_WINDOW = 1_000;
 
 let server;
 let browser;
@@ -55,45 +54,6 @@ async function waitConnected(tab) {
     await waitFor(async () => (await state(tab)).connection === "connected", DEFAULT_TIMEOUT, () => `${tab.name} to be connected`);
 }
 
-async function post(tab, text) {
-    await tab.page.fill("#message-input", text);
-    await tab.page.click("#send button");
-    await waitFor(
-        async () => {
-            const error = await tab.page.$eval("#send .error", (p) => p.textContent);
-            if (error) throw new Error(`${tab.name}'s post failed: ${error}`);
-            return tab.page.$eval("#message-input", (input) => input.value === "");
-        },
-        DEFAULT_TIMEOUT,
-        () => `${tab.name}'s form to be reset after a successful post`,
-    );
-}
-
-function texts(tab) {
-    return tab.page.$$eval("#messages .message .text", (spans) => spans.map((span) => span.textContent));
-}
-
-async function expectOnEveryTab(tabs, sent) {
-    for (const tab of tabs) {
-        let last = [];
-        await waitFor(
-            async () => {
-                last = await texts(tab);
-                return sent.every((text) => last.includes(text));
-            },
-            DEFAULT_TIMEOUT,
-            () => `${tab.name} to show ${JSON.stringify(sent.filter((t) => !last.includes(t)))}`,
-        );
-    }
-    await sleep(QUIET_WINDOW);
-    for (const tab of tabs) {
-        const shown = await texts(tab);
-        for (const text of sent) {
-            assert.equal(shown.filter((t) => t === text).length, 1, `${tab.name} shows ${JSON.stringify(text)} once`);
-        }
-    }
-}
-
 test("ten tabs over the built-in TLS and HTTP/2, each with its own stream, all work", async () => {
     const context = await browser.newContext({ ignoreHTTPSErrors: true });
     const first = await openTab(context, "tab 1");
@@ -114,10 +74,10 @@ test("ten tabs over the built-in TLS and HTTP/2, each with its own stream, all w
     }
     // The figures the README reports (`-- --nocapture` shows them).
     console.log(`measured: ${LABEL}: ${JSON.stringify(serverFigures(server))}`);
-    await post(tabs[6], "h2 from tab 7");
-    await post(tabs[9], "h2 from tab 10");
-    await post(tabs[0], "h2 from tab 1");
-    await expectOnEveryTab(tabs, ["h2 from tab 7", "h2 from tab 10", "h2 from tab 1"]);
+    await postThroughForm(tabs[6], "h2 from tab 7");
+    await postThroughForm(tabs[9], "h2 from tab 10");
+    await postThroughForm(tabs[0], "h2 from tab 1");
+    await expectEachOnce(tabs, ["h2 from tab 7", "h2 from tab 10", "h2 from tab 1"]);
     for (const tab of tabs) assert.deepEqual(tab.seen.pageErrors, [], `${tab.name}: no page errors`);
     await context.close();
 });

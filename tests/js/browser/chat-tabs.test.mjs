@@ -11,15 +11,13 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
-import { DEFAULT_TIMEOUT, launchBrowser, serverFigures, sleep, startCutProxy, startExample, waitFor, watchPage } from "./helpers.mjs";
+import { DEFAULT_TIMEOUT, expectEachOnce, launchBrowser, postThroughForm, serverFigures, startCutProxy, startExample, waitFor, watchPage } from "./helpers.mjs";
 
 const BIN = process.env.EXAMPLE_BIN;
 if (!BIN) throw new Error("EXAMPLE_BIN is not set; examples/chat/tests/many_tabs.rs sets it");
 
 const TABS = 10;
 const LABEL = "10 tabs, HTTP/1.1, streams shared";
-/** Long enough for a duplicate to show up after the original. */
-const QUIET_WINDOW = 1_000;
 /** The issue's bound for a takeover is a second; the wait allows for a loaded machine. */
 const TAKEOVER_TIMEOUT = 5_000;
 
@@ -58,46 +56,6 @@ async function waitConnected(tab, ms = DEFAULT_TIMEOUT) {
     await waitFor(async () => (await state(tab)).connection === "connected", ms, () => `${tab.name} to be connected`);
 }
 
-/** Posts through the page's own form, as a user does. */
-async function post(tab, text) {
-    await tab.page.fill("#message-input", text);
-    await tab.page.click("#send button");
-    await waitFor(
-        async () => {
-            const error = await tab.page.$eval("#send .error", (p) => p.textContent);
-            if (error) throw new Error(`${tab.name}'s post failed: ${error}`);
-            return tab.page.$eval("#message-input", (input) => input.value === "");
-        },
-        DEFAULT_TIMEOUT,
-        () => `${tab.name}'s form to be reset after a successful post`,
-    );
-}
-
-function texts(tab) {
-    return tab.page.$$eval("#messages .message .text", (spans) => spans.map((span) => span.textContent));
-}
-
-async function expectOnEveryTab(tabs, sent, ms = DEFAULT_TIMEOUT) {
-    for (const tab of tabs) {
-        let last = [];
-        await waitFor(
-            async () => {
-                last = await texts(tab);
-                return sent.every((text) => last.includes(text));
-            },
-            ms,
-            () => `${tab.name} to show ${JSON.stringify(sent.filter((t) => !last.includes(t)))}`,
-        );
-    }
-    await sleep(QUIET_WINDOW);
-    for (const tab of tabs) {
-        const shown = await texts(tab);
-        for (const text of sent) {
-            assert.equal(shown.filter((t) => t === text).length, 1, `${tab.name} shows ${JSON.stringify(text)} once`);
-        }
-    }
-}
-
 function streamsSince(mark) {
     return proxy.requests.slice(mark).filter((r) => r.method === "GET" && r.target.startsWith("/api/realtime")).length;
 }
@@ -122,10 +80,10 @@ test("ten tabs of one browser share one stream: posting from any works, each sho
 
     // The figures the README reports (`-- --nocapture` shows them).
     console.log(`measured: ${LABEL}: ${JSON.stringify(serverFigures(server))}`);
-    await post(tabs[6], "from tab 7");
-    await post(tabs[9], "from tab 10");
-    await post(tabs[0], "from tab 1");
-    await expectOnEveryTab(tabs, ["from tab 7", "from tab 10", "from tab 1"]);
+    await postThroughForm(tabs[6], "from tab 7");
+    await postThroughForm(tabs[9], "from tab 10");
+    await postThroughForm(tabs[0], "from tab 1");
+    await expectEachOnce(tabs, ["from tab 7", "from tab 10", "from tab 1"]);
 
     // The tab that holds the stream closes; one of the others takes over and resumes.
     const leader = tabs[states.findIndex((s) => s.share === "leader")];
@@ -137,9 +95,9 @@ test("ten tabs of one browser share one stream: posting from any works, each sho
         TAKEOVER_TIMEOUT,
         "another tab to take the stream over",
     );
-    await post(rest[0], "after the leader left");
-    await post(rest[rest.length - 1], "and once more");
-    await expectOnEveryTab(rest, ["from tab 7", "from tab 10", "from tab 1", "after the leader left", "and once more"]);
+    await postThroughForm(rest[0], "after the leader left");
+    await postThroughForm(rest[rest.length - 1], "and once more");
+    await expectEachOnce(rest, ["from tab 7", "from tab 10", "from tab 1", "after the leader left", "and once more"]);
     assert.equal(streamsSince(before), 1, "the new leader opened the one new stream");
     const resumed = proxy.requests.slice(before).find((r) => r.method === "GET" && r.target.startsWith("/api/realtime"));
     assert.match(resumed.target, /lastEventId=/, "the new leader resumed from the last event id");

@@ -144,6 +144,58 @@ export function watchPage(page) {
     return seen;
 }
 
+// --- what the chats show -------------------------------------------------------------------
+
+/** The texts of the messages a chat page shows (both examples mark them `.message .text`). */
+export function shownTexts(page) {
+    return page.$$eval("#messages .message .text", (items) => items.map((item) => item.textContent));
+}
+
+/** Long enough for a duplicate to show up after the original. */
+const DUPLICATE_WINDOW = 1_000;
+
+/**
+ * Waits until every tab of `tabs` ({name, page}) shows each text of `sent`, then checks over a
+ * quiet window that each shows each exactly once.
+ */
+export async function expectEachOnce(tabs, sent, ms = DEFAULT_TIMEOUT) {
+    for (const tab of tabs) {
+        let last = [];
+        await waitFor(
+            async () => {
+                last = await shownTexts(tab.page);
+                return sent.every((text) => last.includes(text));
+            },
+            ms,
+            () => `${tab.name} to show ${JSON.stringify(sent.filter((t) => !last.includes(t)))}`,
+        );
+    }
+    await sleep(DUPLICATE_WINDOW);
+    for (const tab of tabs) {
+        const shown = await shownTexts(tab.page);
+        for (const text of sent) {
+            if (shown.filter((t) => t === text).length !== 1) {
+                throw new Error(`${tab.name} shows ${JSON.stringify(text)} ${shown.filter((t) => t === text).length} times, not once`);
+            }
+        }
+    }
+}
+
+/** Posts `text` through the HTMX chat's own form, as a user does, and waits for it to clear. */
+export async function postThroughForm(tab, text) {
+    await tab.page.fill("#message-input", text);
+    await tab.page.click("#send button");
+    await waitFor(
+        async () => {
+            const error = await tab.page.$eval("#send .error", (p) => p.textContent);
+            if (error) throw new Error(`${tab.name}'s post failed: ${error}`);
+            return tab.page.$eval("#message-input", (input) => input.value === "");
+        },
+        DEFAULT_TIMEOUT,
+        () => `${tab.name}'s form to be reset after a successful post`,
+    );
+}
+
 // --- example servers ---------------------------------------------------------------------
 
 /** A TCP port that was free a moment ago on 127.0.0.1 (listen on port 0, then close). */

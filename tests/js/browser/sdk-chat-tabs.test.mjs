@@ -12,13 +12,12 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
-import { DEFAULT_TIMEOUT, launchBrowser, sleep, startCutProxy, startExample, waitFor, watchPage } from "./helpers.mjs";
+import { DEFAULT_TIMEOUT, expectEachOnce, launchBrowser, startCutProxy, startExample, waitFor, watchPage } from "./helpers.mjs";
 
 const BIN = process.env.EXAMPLE_BIN;
 if (!BIN) throw new Error("EXAMPLE_BIN is not set; examples/sdk-chat/tests/many_tabs.rs sets it");
 
 const TABS = 10;
-const QUIET_WINDOW = 1_000;
 
 let server;
 let proxy;
@@ -61,31 +60,6 @@ async function post(tab, text) {
     );
 }
 
-function texts(tab) {
-    return tab.page.$$eval("#messages .message .text", (items) => items.map((p) => p.textContent));
-}
-
-async function expectOnEveryTab(tabs, sent) {
-    for (const tab of tabs) {
-        let last = [];
-        await waitFor(
-            async () => {
-                last = await texts(tab);
-                return sent.every((text) => last.includes(text));
-            },
-            DEFAULT_TIMEOUT,
-            () => `${tab.name} to show ${JSON.stringify(sent.filter((t) => !last.includes(t)))}`,
-        );
-    }
-    await sleep(QUIET_WINDOW);
-    for (const tab of tabs) {
-        const shown = await texts(tab);
-        for (const text of sent) {
-            assert.equal(shown.filter((t) => t === text).length, 1, `${tab.name} shows ${JSON.stringify(text)} once`);
-        }
-    }
-}
-
 function streams(since = 0) {
     return proxy.requests.slice(since).filter((r) => r.method === "GET" && r.target.startsWith("/api/realtime"));
 }
@@ -98,7 +72,7 @@ test("ten SDK tabs of one browser share one stream, and survive its tab closing"
 
     await post(tabs[3], "from tab 4");
     await post(tabs[9], "from tab 10");
-    await expectOnEveryTab(tabs, ["from tab 4", "from tab 10"]);
+    await expectEachOnce(tabs, ["from tab 4", "from tab 10"]);
 
     // The first tab opened the stream (it got the lock first); it closes.
     const before = proxy.requests.length;
@@ -108,7 +82,7 @@ test("ten SDK tabs of one browser share one stream, and survive its tab closing"
     assert.match(streams(before)[0].target, /lastEventId=/, "the new stream resumes from the last event id");
     await post(rest[0], "after the first tab left");
     await post(rest[8], "and from the last");
-    await expectOnEveryTab(rest, ["from tab 4", "from tab 10", "after the first tab left", "and from the last"]);
+    await expectEachOnce(rest, ["from tab 4", "from tab 10", "after the first tab left", "and from the last"]);
     assert.equal(streams(before).length, 1, "still one stream");
     for (const tab of rest) {
         assert.deepEqual(tab.seen.pageErrors, [], `${tab.name}: no page errors`);
