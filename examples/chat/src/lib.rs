@@ -3,7 +3,9 @@
 //! - `GET /`: the page, with the stored history; `hx-ext="pocketbase-sse"` keeps it live.
 //! - `POST /api/chat`: a `#[realtime_page]` that stores the message, renders it once,
 //!   broadcasts it on `chat` to everyone (the seed's chat overrides the default filter), and
-//!   answers the poster with the same HTML. The poster's own tabs also get a notice on
+//!   answers the poster with the same HTML, once the message is on its way to the other
+//!   instances (with `--redis`: an instance that dies after answering loses nothing it
+//!   acknowledged). The poster's own tabs also get a notice on
 //!   `notices`, sent with the default filter: other users never see it.
 //! - `GET /api/count`: how many messages are stored; the page re-fetches it on every `chat`
 //!   event (`hx-trigger="sse:chat"`).
@@ -28,6 +30,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::middleware;
 use axum::routing::{get, post};
 use axum_realtime::{JwtAuth, Realtime, TrustedProxies};
 
@@ -91,7 +94,13 @@ pub fn app(state: AppState) -> Router {
     let routes = Router::new()
         .route("/", get(routes::page))
         .route("/style.css", get(routes::style))
-        .route("/api/chat", post(routes::post_chat))
+        .route(
+            "/api/chat",
+            post(routes::post_chat).layer(middleware::from_fn_with_state(
+                state.clone(),
+                routes::answer_once_handed_on,
+            )),
+        )
         .route("/api/count", get(routes::count))
         .route("/api/messages", get(routes::messages))
         .route("/login", post(routes::login))

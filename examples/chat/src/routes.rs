@@ -3,6 +3,7 @@
 use axum::extract::{FromRequest, Request, State};
 use axum::http::header::{CONTENT_TYPE, SET_COOKIE};
 use axum::http::{HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::{Form, Json};
 use axum_realtime::{AuthRecord, EngineStatus, RequestAuth, Template, realtime_page};
@@ -85,6 +86,28 @@ pub(crate) async fn count(State(state): State<AppState>) -> Result<String, Probl
     } else {
         format!("{count} messages")
     })
+}
+
+/// How long a post's answer waits for Redis to take its message: far longer than a round trip,
+/// short enough that a stalled Redis does not hold posters for long.
+const HANDED_ON_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Answers a post once what it sent is with Redis (`Realtime::flush`; at once without
+/// Redis): the message is captured after the handler returns, and an instance killed between
+/// its answer and its publish would lose a message the poster saw accepted.
+pub(crate) async fn answer_once_handed_on(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let response = next.run(request).await;
+    if response.status().is_success() && !state.rt.flush(HANDED_ON_WITHIN).await {
+        tracing::warn!(
+            within = ?HANDED_ON_WITHIN,
+            "answering a chat post whose message Redis has not taken yet"
+        );
+    }
+    response
 }
 
 #[derive(Deserialize)]

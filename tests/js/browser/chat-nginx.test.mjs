@@ -2,7 +2,8 @@
 // docs/deploy.md configures it), in headless Chromium and with the PocketBase SDK: first in
 // front of one instance, then in front of two instances sharing Redis and one data directory,
 // and a rolling restart of one of the two while a user keeps posting: every acknowledged
-// message shows once on every page, and every page keeps receiving.
+// message shows once on every page, and every page keeps receiving; then one of the two is
+// killed (SIGKILL) under pages and SDK clients, which reconnect to the other through nginx.
 //
 //   EXAMPLE_BIN=target/debug/example-chat REDIS_URL=redis://127.0.0.1:6379 TLS_DIR=<dir> \
 //     NODE_EXTRA_CA_CERTS=<dir>/cert.pem node --test tests/js/browser/chat-nginx.test.mjs
@@ -197,5 +198,133 @@ test("behind nginx in front of two instances on Redis, a rolling restart loses n
     await expectEachOnce(tabs, ["after the restart"]);
     for (const tab of tabs) {
         assert.deepEqual(tab.seen.pageErrors, [], `${tab.name}: no page errors`);
+    }
+});
+
+/** What `instance` itself (not nginx) says in its `GET /metrics`. */
+async function figures(instance) {
+    const response = await fetch(`${instance.url}/metrics`, { signal: AbortSignal.timeout(DEFAULT_TIMEOUT) });
+    const text = await response.text();
+    const value = (name) => {
+        const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+        return line ? Number(line.slice(name.length + 1)) : 0;
+    };
+    return {
+        openStreams: value("realtime_open_streams"),
+        subscribed: value('realtime_subscriptions_total{status="204"}'),
+    };
+}
+
+/** The tag `instance` starts its client ids with: the id of a stream opened on it directly. */
+async function tagOf(instance) {
+    const pb = new PocketBase(instance.url);
+    await pb.realtime.subscribe("tag-probe", () => {});
+    const tag = pb.realtime.clientId.slice(0, 8);
+    pb.realtime.unsubscribe();
+    return tag;
+}
+
+/** How many of the SDK client's events carry `text`. */
+function timesReceived(sdk, text) {
+    return sdk.received.filter((event) => JSON.stringify(event).includes(text)).length;
+}
+
+test("behind nginx, an instance killed (SIGKILL) under its pages and SDK clients: they reconnect to the other and keep receiving", async () => {
+    assert.equal(instances.length, 2, "the rolling-restart test left two instances on Redis");
+    const [a, b] = instances;
+    for (const context of contexts.splice(0)) await context.close();
+    const tags = [await tagOf(a), await tagOf(b)];
+    const pair = await nginx([a, b]);
+    const tabs = [];
+    for (const name of ["hal", "ivy", "jon", "kit"]) tabs.push(await logIn(name, pair.url));
+    const sdks = [];
+    try {
+        for (let i = 0; i < 6; i++) {
+            const sdk = { pb: new PocketBase(pair.url), received: [], disconnects: 0 };
+            sdk.pb.realtime.onDisconnect = () => sdk.disconnects++;
+            await sdk.pb.realtime.subscribe("chat", (event) => sdk.received.push(event));
+            sdks.push(sdk);
+        }
+        const streams = tabs.length + sdks.length;
+        let held = [];
+        await waitFor(
+            async () => {
+                held = [await figures(a), await figures(b)];
+                return held[0].openStreams + held[1].openStreams === streams;
+            },
+            DEFAULT_TIMEOUT,
+            () => `${streams} streams across both instances (${JSON.stringify(held)})`,
+        );
+        // The instance holding more of the SDK clients dies, so some surely were on it.
+        const onA = sdks.filter((sdk) => sdk.pb.realtime.clientId.startsWith(tags[0])).length;
+        const [victim, survivor, survivorTag] = onA * 2 >= sdks.length ? [a, b, tags[1]] : [b, a, tags[0]];
+        const victims = sdks.filter((sdk) => !sdk.pb.realtime.clientId.startsWith(survivorTag));
+        const bystanders = sdks.filter((sdk) => sdk.pb.realtime.clientId.startsWith(survivorTag));
+        assert.ok(victims.length >= 3, `the victim holds ${victims.length} of the SDK clients`);
+
+        assert.ok(await postFrom(tabs[0], "before-the-kill"), "the first post accepted");
+        await expectEachOnce(tabs, ["before-the-kill"]);
+        await waitFor(
+            () => sdks.every((sdk) => timesReceived(sdk, "before-the-kill") === 1),
+            DEFAULT_TIMEOUT,
+            "every SDK client to receive the first post",
+        );
+        const subscribedBefore = (await figures(survivor)).subscribed;
+
+        // One user keeps posting while the victim is killed: no graceful end of its streams,
+        // nothing flushed on the way out.
+        const acknowledged = [];
+        let posting = true;
+        const poster = (async () => {
+            for (let i = 0; posting && i < 200; i++) {
+                const text = `killed-${String(i).padStart(3, "0")}`;
+                if (await postFrom(tabs[1], text)) acknowledged.push(text);
+                await sleep(100);
+            }
+        })();
+        await sleep(500);
+        const killed = await victim.kill();
+        assert.equal(killed.signal, "SIGKILL", `the victim died of SIGKILL: ${JSON.stringify(killed)}`);
+        await sleep(1_500);
+        posting = false;
+        await poster;
+        assert.ok(acknowledged.length >= 10, `posts were accepted around the kill: ${acknowledged.length}`);
+
+        // Every page resumed (or kept) its stream on the survivor: each acknowledged post once.
+        await expectEachOnce(tabs, acknowledged, RECOVERY_TIMEOUT);
+        for (const tab of tabs) await waitConnected(tab, RECOVERY_TIMEOUT);
+        // The SDK clients of the victim reconnected through nginx and subscribed again there.
+        let now = {};
+        await waitFor(
+            async () => {
+                now = await figures(survivor);
+                return now.openStreams === streams && now.subscribed >= subscribedBefore + victims.length;
+            },
+            RECOVERY_TIMEOUT,
+            () => `every stream open and subscribed on the survivor (${JSON.stringify(now)})`,
+        );
+        for (const sdk of victims) {
+            assert.ok(sdk.disconnects > 0, "the SDK reported the lost stream");
+            assert.ok(sdk.pb.realtime.clientId.startsWith(survivorTag), "reconnected to the survivor");
+        }
+        for (const sdk of bystanders) {
+            assert.equal(sdk.disconnects, 0, "the survivor's SDK clients noticed nothing");
+            for (const text of acknowledged) assert.equal(timesReceived(sdk, text), 1, `${text} once`);
+        }
+
+        assert.ok(await postFrom(tabs[2], "after-the-kill"), "a post after the kill accepted");
+        await expectEachOnce(tabs, ["after-the-kill"]);
+        await waitFor(
+            () => sdks.every((sdk) => timesReceived(sdk, "after-the-kill") === 1),
+            DEFAULT_TIMEOUT,
+            "every SDK client, the victim's included, to receive the post after the kill",
+        );
+        await sleep(1_000);
+        for (const sdk of sdks) assert.equal(timesReceived(sdk, "after-the-kill"), 1, "once, not twice");
+        for (const tab of tabs) {
+            assert.deepEqual(tab.seen.pageErrors, [], `${tab.name}: no page errors`);
+        }
+    } finally {
+        for (const sdk of sdks) sdk.pb.realtime.unsubscribe();
     }
 });

@@ -216,10 +216,11 @@ export function freePort() {
  * on a free port and a fresh temporary data directory unless given, and waits until `GET /`
  * answers 2xx. Resolves with
  *
- *   { url, port, dataDir, pid(), output(), stop(), restart(), dispose() }
+ *   { url, port, dataDir, pid(), output(), stop(), kill(), restart(), dispose() }
  *
  * - `stop()` sends SIGTERM, then SIGKILL if the process has not exited within
  *   `STOP_TIMEOUT`; resolves with `{code, signal, forced}` (`forced`: SIGKILL was needed).
+ * - `kill()` sends SIGKILL and resolves with the exit once the process is gone.
  * - `restart()` stops it and starts it again on the same port and data directory; resolves
  *   with what `stop()` did once the new process answers `GET /`.
  * - `dispose()` stops it and removes the data directory if this function created it.
@@ -332,6 +333,15 @@ export async function startExample(binPath, { port, dataDir, args = [], tls = fa
         pid: () => current?.pid,
         output: () => log,
         stop,
+        /** Ends the process at once (SIGKILL), as a crash does: nothing is closed gracefully. */
+        async kill() {
+            const child = current;
+            current = null;
+            if (!child) return null;
+            if (child.done) return child.done;
+            child.kill("SIGKILL");
+            return withTimeout(child.exited, 5_000, `${name} to die after SIGKILL`);
+        },
         async restart() {
             const stopped = await stop();
             await start();
