@@ -116,7 +116,8 @@ impl Parser {
 
     /// De-chunked body bytes: split into lines, carrying a partial line to the next call.
     fn body(&mut self, mut bytes: &[u8], on_event: &mut impl FnMut(&[u8], &[u8])) {
-        while let Some(end) = bytes.iter().position(|&b| b == b'\n') {
+        // memchr: with 8 KB events, a byte-at-a-time search was most of the load generator's time.
+        while let Some(end) = memchr::memchr(b'\n', bytes) {
             let (line, rest) = (&bytes[..end], &bytes[end + 1..]);
             if self.line.is_empty() {
                 self.line_done(line, on_event);

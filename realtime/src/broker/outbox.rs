@@ -5,7 +5,8 @@
 //! messages cannot hold more memory than small ones. The stream takes several queued frames at
 //! a time and writes them together, so a burst costs one write, not one per frame.
 //! A frame of a busy topic may come with a hold: the stream leaves it queued until then (for
-//! the next frames to join it), unless the queue already fills a write.
+//! the next frames to join it), unless the queue already fills a write: `MAX_BATCH` frames
+//! or `HOLD_BYTES`.
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -18,6 +19,10 @@ use crate::broker::stats::DisconnectReason;
 
 /// The most frames a stream takes, and writes, at a time.
 pub(crate) const MAX_BATCH: usize = 16;
+
+/// Queued bytes that end a hold: a write this large already spends little per byte on the
+/// system call, so large frames wait for no company (small ones are bound by `MAX_BATCH`).
+const HOLD_BYTES: usize = 32 * 1024;
 
 /// What happened to a pushed frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,7 +165,10 @@ impl Outbox {
         };
         // The stream needs waking when it has something to do now, or a deadline to learn:
         // not for a frame that joins a held queue without bringing its deadline closer.
-        let wake = was_empty || due != state.hold || state.len() + 1 >= MAX_BATCH;
+        let wake = was_empty
+            || due != state.hold
+            || state.len() + 1 >= MAX_BATCH
+            || (state.hold.is_some() && state.bytes < HOLD_BYTES && bytes >= HOLD_BYTES);
         state.hold = due;
         state.bytes = bytes;
         state.push_back(frame);
@@ -230,6 +238,7 @@ impl Outbox {
         }
         if let Some(hold) = state.hold
             && state.len() < out.len()
+            && state.bytes < HOLD_BYTES
             && state.closed.is_none()
             && now().is_some_and(|now| now < hold)
         {
@@ -384,6 +393,38 @@ mod tests {
         }
         assert_eq!(woken(), 3, "a full write is due at once");
         assert_eq!(poll(), Drain::Frames(MAX_BATCH));
+    }
+
+    #[test]
+    fn large_frames_end_a_hold_once_they_fill_a_write() {
+        struct Count(AtomicUsize);
+        impl Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(Arc::clone(&count));
+        let outbox = bounded(64);
+        let now = Instant::now();
+        let later = Some(now + Duration::from_mins(1));
+        let large = Bytes::from(vec![b'x'; HOLD_BYTES / 2]);
+        let mut out: [Option<Bytes>; MAX_BATCH] = Default::default();
+        outbox.push(large.clone(), later);
+        let mut poll =
+            || outbox.poll_drain(&mut Context::from_waker(&waker), &mut out, || Some(now));
+        assert!(matches!(poll(), Drain::Held(_)));
+        outbox.push(large.clone(), later);
+        assert_eq!(
+            count.0.load(Ordering::Relaxed),
+            1,
+            "the stream is woken when the held frames fill a write"
+        );
+        assert_eq!(
+            poll(),
+            Drain::Frames(2),
+            "two frames of half the bytes that end a hold go out at once"
+        );
     }
 
     #[test]
