@@ -295,6 +295,19 @@ mod tests {
         frames.iter().copied().map(Bytes::from_static).collect()
     }
 
+    /// A waker, and how many times it was woken so far.
+    fn counting_waker() -> (Waker, impl Fn() -> usize) {
+        struct Count(AtomicUsize);
+        impl Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(Arc::clone(&count));
+        (waker, move || count.0.load(Ordering::Relaxed))
+    }
+
     /// An outbox bounded in messages only.
     fn bounded(messages: usize) -> Outbox {
         Outbox::new(Limits {
@@ -363,15 +376,7 @@ mod tests {
 
     #[test]
     fn the_stream_is_woken_only_when_it_has_something_new_to_do() {
-        struct Count(AtomicUsize);
-        impl Wake for Count {
-            fn wake(self: Arc<Self>) {
-                self.0.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        let count = Arc::new(Count(AtomicUsize::new(0)));
-        let waker = Waker::from(Arc::clone(&count));
-        let woken = || count.0.load(Ordering::Relaxed);
+        let (waker, woken) = counting_waker();
         let outbox = bounded(64);
         let now = Instant::now();
         let hold = |secs| Some(now + Duration::from_secs(secs));
@@ -397,14 +402,7 @@ mod tests {
 
     #[test]
     fn large_frames_end_a_hold_once_they_fill_a_write() {
-        struct Count(AtomicUsize);
-        impl Wake for Count {
-            fn wake(self: Arc<Self>) {
-                self.0.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        let count = Arc::new(Count(AtomicUsize::new(0)));
-        let waker = Waker::from(Arc::clone(&count));
+        let (waker, woken) = counting_waker();
         let outbox = bounded(64);
         let now = Instant::now();
         let later = Some(now + Duration::from_mins(1));
@@ -416,7 +414,7 @@ mod tests {
         assert!(matches!(poll(), Drain::Held(_)));
         outbox.push(large.clone(), later);
         assert_eq!(
-            count.0.load(Ordering::Relaxed),
+            woken(),
             1,
             "the stream is woken when the held frames fill a write"
         );

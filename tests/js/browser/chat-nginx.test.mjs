@@ -117,6 +117,29 @@ function postFrom(tab, text) {
     }, text);
 }
 
+/**
+ * Posts from `tab` every 100 ms (the `i`th text `textOf(i)`) from half a second before
+ * `disruption()` until 1.5 s after it has resolved; resolves with the texts whose post was
+ * accepted and what `disruption()` resolved with.
+ */
+async function postWhile(tab, textOf, disruption) {
+    const acknowledged = [];
+    let posting = true;
+    const poster = (async () => {
+        for (let i = 0; posting && i < 200; i++) {
+            const text = textOf(i);
+            if (await postFrom(tab, text)) acknowledged.push(text);
+            await sleep(100);
+        }
+    })();
+    await sleep(500);
+    const outcome = await disruption();
+    await sleep(1_500);
+    posting = false;
+    await poster;
+    return { acknowledged, outcome };
+}
+
 /** The protocol the page's own document and its event stream came over. */
 function protocols(tab) {
     return tab.page.evaluate(() => ({
@@ -174,21 +197,8 @@ test("behind nginx in front of two instances on Redis, a rolling restart loses n
     await expectEachOnce(tabs, ["before the restart"]);
 
     // One user keeps posting while instance A stops (SIGTERM), and after it is back.
-    const acknowledged = [];
-    let posting = true;
-    const poster = (async () => {
-        for (let i = 0; posting && i < 200; i++) {
-            const text = `rolling ${i}`;
-            if (await postFrom(tabs[1], text)) acknowledged.push(text);
-            await sleep(100);
-        }
-    })();
-    await sleep(500);
-    const stopped = await a.restart();
+    const { acknowledged, outcome: stopped } = await postWhile(tabs[1], (i) => `rolling ${i}`, () => a.restart());
     assert.equal(stopped.forced, false, "instance A stopped on SIGTERM, without SIGKILL");
-    await sleep(1_500);
-    posting = false;
-    await poster;
     assert.ok(acknowledged.length >= 10, `posts were accepted during the restart: ${acknowledged.length}`);
 
     // Pages whose stream was on A resumed on B (or on A again) from their last position.
@@ -273,21 +283,12 @@ test("behind nginx, an instance killed (SIGKILL) under its pages and SDK clients
 
         // One user keeps posting while the victim is killed: no graceful end of its streams,
         // nothing flushed on the way out.
-        const acknowledged = [];
-        let posting = true;
-        const poster = (async () => {
-            for (let i = 0; posting && i < 200; i++) {
-                const text = `killed-${String(i).padStart(3, "0")}`;
-                if (await postFrom(tabs[1], text)) acknowledged.push(text);
-                await sleep(100);
-            }
-        })();
-        await sleep(500);
-        const killed = await victim.kill();
+        const { acknowledged, outcome: killed } = await postWhile(
+            tabs[1],
+            (i) => `killed-${String(i).padStart(3, "0")}`,
+            () => victim.kill(),
+        );
         assert.equal(killed.signal, "SIGKILL", `the victim died of SIGKILL: ${JSON.stringify(killed)}`);
-        await sleep(1_500);
-        posting = false;
-        await poster;
         assert.ok(acknowledged.length >= 10, `posts were accepted around the kill: ${acknowledged.length}`);
 
         // Every page resumed (or kept) its stream on the survivor: each acknowledged post once.
