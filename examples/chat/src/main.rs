@@ -27,12 +27,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), String> {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    example_support::logs::init();
     // Before the broker is built, so that its first sends are timed too.
     let _ = example_chat::metrics::handle();
     let options = Options::from_env("example-chat")?;

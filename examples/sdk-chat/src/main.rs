@@ -22,13 +22,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), String> {
-    // Logs on stderr, filtered by RUST_LOG (`axum_realtime=debug`: every stream's life).
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    example_support::logs::init();
     let options = Options::from_env("example-sdk-chat")?;
     let db = Db::open_in(&options.data_dir)?;
     // `--redis URL`: one of several instances joined by that Redis; the `chat` topic keeps a

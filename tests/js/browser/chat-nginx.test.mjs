@@ -21,7 +21,7 @@ import { after, before, test } from "node:test";
 import { EventSource } from "eventsource";
 import PocketBase from "pocketbase";
 
-import { DEFAULT_TIMEOUT, expectEachOnce, launchBrowser, sleep, startExample, waitFor, watchPage } from "./helpers.mjs";
+import { DEFAULT_TIMEOUT, expectEachOnce, launchBrowser, openPage, sleep, startExample, waitFor } from "./helpers.mjs";
 import { startNginx } from "./nginx.mjs";
 
 globalThis.EventSource ??= EventSource;
@@ -73,14 +73,6 @@ async function nginx(upstreams) {
     return proxy;
 }
 
-async function openTab(context, origin, name) {
-    const page = await context.newPage();
-    page.setDefaultTimeout(DEFAULT_TIMEOUT);
-    const seen = watchPage(page);
-    await page.goto(`${origin}/`);
-    return { name, page, seen };
-}
-
 async function waitConnected(tab, ms = DEFAULT_TIMEOUT) {
     await waitFor(
         () => tab.page.$eval("main", (main) => main.dataset.sseState === "connected"),
@@ -93,7 +85,7 @@ async function waitConnected(tab, ms = DEFAULT_TIMEOUT) {
 async function logIn(name, origin) {
     const context = await browser.newContext({ ignoreHTTPSErrors: true });
     contexts.push(context);
-    const tab = await openTab(context, origin, name);
+    const tab = await openPage(context, origin, name);
     await tab.page.fill("#login input[name=username]", name);
     await tab.page.click("#login button");
     await tab.page.waitForSelector("#send", { timeout: DEFAULT_TIMEOUT });

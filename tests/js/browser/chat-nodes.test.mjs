@@ -13,7 +13,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
-import { DEFAULT_TIMEOUT, launchBrowser, sleep, waitFor, watchPage } from "./helpers.mjs";
+import { DEFAULT_TIMEOUT, launchBrowser, openPage, postThroughForm, sleep, waitFor } from "./helpers.mjs";
 
 function required(name, example) {
     const value = process.env[name];
@@ -32,11 +32,7 @@ const tabs = [];
 
 /** A tab of `context` on `origin`, its connection states recorded. */
 async function openTab(context, origin, name) {
-    const page = await context.newPage();
-    page.setDefaultTimeout(DEFAULT_TIMEOUT);
-    const seen = watchPage(page);
-    await page.goto(`${origin}/`);
-    const tab = { name, page, seen };
+    const tab = await openPage(context, origin, name);
     tabs.push(tab);
     return tab;
 }
@@ -58,20 +54,6 @@ async function logIn(name, origin, where) {
     await tab.page.waitForSelector("#send", { timeout: DEFAULT_TIMEOUT });
     await waitConnected(tab);
     return { context, tab };
-}
-
-async function post(tab, text) {
-    await tab.page.fill("#message-input", text);
-    await tab.page.click("#send button");
-    await waitFor(
-        async () => {
-            const error = await tab.page.$eval("#send .error", (p) => p.textContent);
-            if (error) throw new Error(`${tab.name}'s post failed: ${error}`);
-            return tab.page.$eval("#message-input", (input) => input.value === "");
-        },
-        DEFAULT_TIMEOUT,
-        () => `${tab.name}'s form to be reset after a successful post`,
-    );
 }
 
 function messages(tab) {
@@ -127,8 +109,8 @@ let bob;
 test("a page on instance A and a page on instance B: each posts, both see every message once", async () => {
     ann = await logIn("ann", NODE_A, "on A");
     bob = await logIn("bob", NODE_B, "on B");
-    await post(ann.tab, "hello from A");
-    await post(bob.tab, "hello from B");
+    await postThroughForm(ann.tab, "hello from A");
+    await postThroughForm(bob.tab, "hello from B");
     await expectOnEveryPage(
         [ann.tab, bob.tab],
         [
@@ -150,7 +132,7 @@ test("notices reach the sender's own tabs on both instances, and nobody else's",
     const annOnB = await openTab(ann.context, NODE_B, "ann (second tab, on B)");
     await waitConnected(annOnB);
     const bobBefore = await notices(bob.tab);
-    await post(ann.tab, "a notice for my tabs");
+    await postThroughForm(ann.tab, "a notice for my tabs");
     for (const tab of [ann.tab, annOnB]) {
         await waitFor(
             async () => (await notices(tab)).some((n) => n.includes("a notice for my tabs")),
@@ -165,9 +147,9 @@ test("notices reach the sender's own tabs on both instances, and nobody else's",
 test("pages behind the round-robin balancer join the same chat", async () => {
     const carol = await logIn("carol", BALANCER, "via the balancer");
     const dave = await logIn("dave", BALANCER, "via the balancer");
-    await post(carol.tab, "hello from behind the balancer");
-    await post(dave.tab, "me too");
-    await post(bob.tab, "welcome");
+    await postThroughForm(carol.tab, "hello from behind the balancer");
+    await postThroughForm(dave.tab, "me too");
+    await postThroughForm(bob.tab, "welcome");
     await expectOnEveryPage(tabs, [
         { user: "carol", text: "hello from behind the balancer" },
         { user: "dave", text: "me too" },

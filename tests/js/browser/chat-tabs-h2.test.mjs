@@ -13,7 +13,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
-import { DEFAULT_TIMEOUT, expectEachOnce, launchBrowser, postThroughForm, serverFigures, startExample, waitFor, watchPage } from "./helpers.mjs";
+import { DEFAULT_TIMEOUT, expectEachOnce, launchBrowser, postThroughForm, serverFigures, startExample, openPage, waitFor } from "./helpers.mjs";
 
 const BIN = process.env.EXAMPLE_BIN;
 if (!BIN) throw new Error("EXAMPLE_BIN is not set; examples/chat/tests/many_tabs_h2.rs sets it");
@@ -34,12 +34,8 @@ after(async () => {
     await server?.dispose();
 });
 
-async function openTab(context, name) {
-    const page = await context.newPage();
-    page.setDefaultTimeout(DEFAULT_TIMEOUT);
-    const seen = watchPage(page);
-    await page.goto(`${server.url}/`);
-    return { name, page, seen };
+function openTab(context, name) {
+    return openPage(context, server.url, name);
 }
 
 function state(tab) {

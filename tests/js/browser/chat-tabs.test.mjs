@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
-import { DEFAULT_TIMEOUT, expectEachOnce, launchBrowser, postThroughForm, serverFigures, startCutProxy, startExample, waitFor, watchPage } from "./helpers.mjs";
+import { DEFAULT_TIMEOUT, expectEachOnce, launchBrowser, postThroughForm, serverFigures, startCutProxy, startExample, openPage, waitFor } from "./helpers.mjs";
 
 const BIN = process.env.EXAMPLE_BIN;
 if (!BIN) throw new Error("EXAMPLE_BIN is not set; examples/chat/tests/many_tabs.rs sets it");
@@ -37,12 +37,8 @@ after(async () => {
     await server?.dispose();
 });
 
-async function openTab(context, name) {
-    const page = await context.newPage();
-    page.setDefaultTimeout(DEFAULT_TIMEOUT);
-    const seen = watchPage(page);
-    await page.goto(`${proxy.url}/`);
-    return { name, page, seen };
+function openTab(context, name) {
+    return openPage(context, proxy.url, name);
 }
 
 function state(tab) {

@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
-import { DEFAULT_TIMEOUT, launchBrowser, startExample, waitFor, watchPage } from "./helpers.mjs";
+import { DEFAULT_TIMEOUT, launchBrowser, openPage, startExample, waitFor } from "./helpers.mjs";
 
 const BIN = process.env.EXAMPLE_BIN;
 if (!BIN) {
@@ -41,11 +41,7 @@ async function logIn(name) {
 }
 
 async function openTab(context, name) {
-    const page = await context.newPage();
-    page.setDefaultTimeout(DEFAULT_TIMEOUT);
-    const seen = watchPage(page);
-    await page.goto(`${server.url}/`);
-    const tab = { name, page, seen };
+    const tab = await openPage(context, server.url, name);
     await recordStates(tab);
     return tab;
 }

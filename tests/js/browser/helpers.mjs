@@ -130,6 +130,18 @@ export async function launchBrowser() {
 }
 
 /**
+ * A new page of `context` at `origin`'s root, with `watchPage`'s records:
+ * `{name, page, seen}`, every wait on the page bounded by `DEFAULT_TIMEOUT`.
+ */
+export async function openPage(context, origin, name) {
+    const page = await context.newPage();
+    page.setDefaultTimeout(DEFAULT_TIMEOUT);
+    const seen = watchPage(page);
+    await page.goto(`${origin}/`);
+    return { name, page, seen };
+}
+
+/**
  * Records what a page does that a test may want to forbid: dialogs (dismissed at once),
  * uncaught errors, and console messages. Returns `{dialogs, pageErrors, console}`.
  */

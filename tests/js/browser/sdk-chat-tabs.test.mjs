@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
-import { DEFAULT_TIMEOUT, expectEachOnce, launchBrowser, startCutProxy, startExample, waitFor, watchPage } from "./helpers.mjs";
+import { DEFAULT_TIMEOUT, expectEachOnce, launchBrowser, startCutProxy, startExample, openPage, waitFor } from "./helpers.mjs";
 
 const BIN = process.env.EXAMPLE_BIN;
 if (!BIN) throw new Error("EXAMPLE_BIN is not set; examples/sdk-chat/tests/many_tabs.rs sets it");
@@ -36,14 +36,10 @@ after(async () => {
 });
 
 async function openTab(context, name) {
-    const page = await context.newPage();
-    page.setDefaultTimeout(DEFAULT_TIMEOUT);
-    const seen = watchPage(page);
-    await page.goto(`${proxy.url}/`);
-    await page.fill("#user", name);
-    const tab = { name, page, seen };
+    const tab = await openPage(context, proxy.url, name);
+    await tab.page.fill("#user", name);
     await waitFor(
-        () => page.$eval("#status", (el) => el.dataset.state === "live"),
+        () => tab.page.$eval("#status", (el) => el.dataset.state === "live"),
         DEFAULT_TIMEOUT,
         () => `${name} to be live`,
     );
