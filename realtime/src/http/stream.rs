@@ -79,7 +79,6 @@ impl EventStream {
         cx: &mut Context<'_>,
         out: &mut [Option<Bytes>],
     ) -> Poll<Option<usize>> {
-        let _in_span = self.registration.span().enter();
         let mut respect_holds = true;
         loop {
             let now = || respect_holds.then(Instant::now);
@@ -157,6 +156,10 @@ impl Body for EventStream {
         if !self.registration.has_started() {
             self.start(StreamPath::Hyper);
         }
+        // The direct writer runs inside the span already (`serve::direct`); hyper's path
+        // enters it here, at each poll.
+        let span = self.registration.span().clone();
+        let _in_span = span.enter();
         let mut chunks = <[Option<Bytes>; MAX_BATCH]>::default();
         let polled = self.poll_frames(cx, &mut chunks);
         polled.map(|next| {
