@@ -527,13 +527,27 @@ async fn history_survives_a_node_restart_and_a_lost_redis_is_a_resync() {
 
     // Redis restarted without its data: the order is a new one, the old positions mean nothing.
     redis.restart();
-    eventually("both nodes reconnect", || {
-        [&a, &b]
-            .iter()
-            .all(|node| node.rt.engine_status() == EngineStatus::Connected)
-    })
-    .await;
-    let _ = a.rt.send_to("chat", &6_u64, everyone).unwrap();
+    // A node that has not noticed the restart yet still reports its old connection as
+    // connected, so "connected" does not say it has joined the new order: a send from A
+    // reaching B under a new epoch does.
+    let (old_epoch, _) = position.rsplit_once('-').expect("<epoch>-<sequence>");
+    let old_id = format!("id:{old_epoch}-");
+    let mut probe = subscribed_to(b.addr(), "chat").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    for n in 6_u64.. {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no send of the new order reached B"
+        );
+        let _ = a.rt.send_to("chat", &n, everyone).unwrap();
+        if let Some(block) = probe.next_event(Duration::from_millis(200)).await
+            && block
+                .lines()
+                .any(|line| line.starts_with("id:") && !line.starts_with(&old_id))
+        {
+            break;
+        }
+    }
     let mut again = SseStream::open(b.addr(), &[&format!("Last-Event-ID: {position}")]).await;
     let id = again.client_id().await;
     let body = format!(r#"{{"clientId":"{id}","subscriptions":["chat"]}}"#);

@@ -6,13 +6,16 @@
 /// numbered in the one order): number it, keep it, publish it.
 ///
 /// KEYS: sequence, epoch, the topic's stream, trimmed-through hash, last-sequence hash.
-/// ARGV: a candidate epoch (used if Redis has none), the envelope, count, ttl in ms, the
+/// ARGV: a candidate epoch (the start of a new one's name, if Redis has none), the envelope, count, ttl in ms, the
 /// sends channel, the topic. Published as `P <epoch> <sequence> <envelope>`.
 pub(super) const SEND: &str = r"
 local seq = redis.call('INCR', KEYS[1])
 local epoch = redis.call('GET', KEYS[2])
 if not epoch then
-  epoch = ARGV[1]
+  -- A new order (a fresh Redis, or one that lost its data): its name must differ from every
+  -- earlier one, also one this node named, so the time it starts joins the candidate.
+  local t = redis.call('TIME')
+  epoch = string.sub(ARGV[1], 1, 4) .. string.format('%x%x', t[1], t[2])
   redis.call('SET', KEYS[2], epoch)
 end
 local count = tonumber(ARGV[3])
