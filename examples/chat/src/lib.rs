@@ -10,7 +10,8 @@
 //! - `GET /api/count`: how many messages are stored; the page re-fetches it on every `chat`
 //!   event (`hx-trigger="sse:chat"`).
 //! - `GET /api/messages`: the stored messages, which the page reloads when the server cannot
-//!   tell what it missed during a disconnect (`hx-trigger="sse:resync"`). Otherwise a
+//!   tell what it missed during a disconnect (`hx-trigger="sse:resync"`; `GET /chat.js` keeps
+//!   the live messages that cross the reload, each once, by their row ids). Otherwise a
 //!   reconnecting page gets the missed messages themselves: `chat` keeps a history of its last
 //!   200 messages, for 10 minutes.
 //! - `POST /login`, `POST /logout`: a name is enough; the login sets the auth cookie the HTMX
@@ -34,7 +35,7 @@ use axum::middleware;
 use axum::routing::{get, post};
 use axum_realtime::{JwtAuth, Realtime, TrustedProxies};
 
-pub use example_support::messages::{Message, MessageStore as Db};
+pub use example_support::messages::{Message, MessageStore as Db, Stored};
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -94,6 +95,7 @@ pub fn app(state: AppState) -> Router {
     let routes = Router::new()
         .route("/", get(routes::page))
         .route("/style.css", get(routes::style))
+        .route("/chat.js", get(routes::script))
         .route(
             "/api/chat",
             post(routes::post_chat).layer(middleware::from_fn_with_state(

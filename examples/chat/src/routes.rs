@@ -70,6 +70,13 @@ pub(crate) async fn style() -> impl IntoResponse {
     )
 }
 
+pub(crate) async fn script() -> impl IntoResponse {
+    (
+        [(CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("../static/chat.js"),
+    )
+}
+
 /// The stored messages, for a page that reloads them after a resync.
 pub(crate) async fn messages(State(state): State<AppState>) -> Result<Html<String>, Problem> {
     let messages = state.db.history().await.map_err(internal)?;
@@ -151,15 +158,13 @@ pub(crate) async fn post_chat(
         user: user.to_owned(),
         text: text.to_owned(),
     };
-    state.db.insert(message.clone()).await.map_err(internal)?;
+    let stored = state.db.insert(message).await.map_err(internal)?;
     // The seed's default filter: this notice reaches the poster's own tabs only.
     let notice = NoticeHtml {
         text: format!("Sent: “{}”", shorten(text)),
     };
     notice.capture(&state.rt, &auth).map_err(internal)?;
-    Ok(MessageHtml {
-        messages: [message],
-    })
+    Ok(MessageHtml { messages: [stored] })
 }
 
 fn shorten(text: &str) -> String {

@@ -2,7 +2,7 @@
 
 use axum_realtime::{Template, channel};
 
-use crate::Message;
+use crate::Stored;
 
 /// The whole page. Its `messages` block is also [`MessageHtml`], so the history and the live
 /// messages are rendered by the same markup.
@@ -10,7 +10,7 @@ use crate::Message;
 #[template(path = "chat.html", askama = axum_realtime::askama)]
 pub struct ChatPage {
     /// The latest messages, oldest first.
-    pub messages: Vec<Message>,
+    pub messages: Vec<Stored>,
     /// The logged-in user's name; `None` shows the login form.
     pub user: Option<String>,
 }
@@ -20,7 +20,7 @@ pub struct ChatPage {
 #[template(path = "chat.html", block = "messages", askama = axum_realtime::askama)]
 pub struct MessagesHtml {
     /// The latest messages, oldest first.
-    pub messages: Vec<Message>,
+    pub messages: Vec<Stored>,
 }
 
 /// One new message, broadcast on `chat` and appended by every open page.
@@ -28,7 +28,7 @@ pub struct MessagesHtml {
 #[template(path = "chat.html", block = "messages")]
 pub struct MessageHtml {
     /// The message (one, in the block's loop).
-    pub messages: [Message; 1],
+    pub messages: [Stored; 1],
 }
 
 /// A notice for one user's own tabs, sent with the seed's default filter.

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use example_chat::{AppState, Db, Deployment, Message, app};
+use example_chat::{AppState, Db, Deployment, Message, Stored, app};
 use realtime_tests::raw_http::{READ_TIMEOUT, Response, SseStream, post_realtime, request};
 use realtime_tests::server::TestServer;
 
@@ -159,7 +159,7 @@ async fn a_message_is_stored_broadcast_to_everyone_and_noticed_by_its_author_onl
     )
     .await;
     assert_eq!(response.status, 200, "{}", response.text());
-    let html = "\n      <div class=\"message\"><strong class=\"user\">ann</strong><span class=\"text\">&#60;script&#62;alert(1)&#60;/script&#62; &#38; &#34;q&#34;\nnext line</span></div>";
+    let html = "\n      <div class=\"message\" id=\"message-1\"><strong class=\"user\">ann</strong><span class=\"text\">&#60;script&#62;alert(1)&#60;/script&#62; &#38; &#34;q&#34;\nnext line</span></div>";
     assert_eq!(
         response.text(),
         html,
@@ -196,9 +196,12 @@ async fn a_message_is_stored_broadcast_to_everyone_and_noticed_by_its_author_onl
     }
     assert_eq!(
         state.db.history().await.unwrap(),
-        [Message {
-            user: "ann".into(),
-            text: "<script>alert(1)</script> & \"q\"\nnext line".into()
+        [Stored {
+            id: 1,
+            message: Message {
+                user: "ann".into(),
+                text: "<script>alert(1)</script> & \"q\"\nnext line".into()
+            }
         }]
     );
 }
@@ -278,7 +281,8 @@ async fn the_page_shows_the_history_and_the_live_parts() {
     let html = page.text();
     assert!(
         html.contains(
-            "<strong class=\"user\">ann</strong><span class=\"text\">&#60;first&#62;</span>"
+            "<div class=\"message\" id=\"message-1\"><strong class=\"user\">ann</strong>\
+             <span class=\"text\">&#60;first&#62;</span>"
         ),
         "{html}"
     );
@@ -290,6 +294,7 @@ async fn the_page_shows_the_history_and_the_live_parts() {
     );
     for script in [
         "/assets/htmx.min.js",
+        "/chat.js",
         axum_realtime::endpoint::HTMX_EXTENSION_PATH,
     ] {
         let response = request(server.addr, &format!("GET {script} HTTP/1.1"), b"").await;

@@ -75,7 +75,7 @@ impl Db {
     ///
     /// If SQLite fails.
     pub async fn store(&self, message: ChatMessage) -> Result<(), StoreError> {
-        self.0.insert(message.into()).await
+        self.0.insert(message.into()).await.map(drop)
     }
 
     /// The latest [`HISTORY`] messages, oldest first.
@@ -89,7 +89,7 @@ impl Db {
             .history()
             .await?
             .into_iter()
-            .map(ChatMessage::from)
+            .map(|stored| ChatMessage::from(stored.message))
             .collect())
     }
 }

@@ -2,6 +2,7 @@
 //! Several processes may open the same file at once.
 
 use std::fmt;
+use std::ops::Deref;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -22,6 +23,25 @@ pub struct Message {
     pub user: String,
     /// What they wrote.
     pub text: String,
+}
+
+/// A message as stored, with its row id: unique among every process sharing the file, and
+/// larger for a message stored later. A page that reloads its list while live messages keep
+/// arriving tells by it which ones it already shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// The row id.
+    pub id: i64,
+    /// The message.
+    pub message: Message,
+}
+
+impl Deref for Stored {
+    type Target = Message;
+
+    fn deref(&self) -> &Message {
+        &self.message
+    }
 }
 
 /// The messages of a chat. Cheap to clone: clones share the connection.
@@ -163,25 +183,26 @@ impl MessageStore {
     pub async fn insert_then<R: Send + 'static>(
         &self,
         message: Message,
-        then: impl FnOnce(&Message) -> R + Send + 'static,
+        then: impl FnOnce(&Stored) -> R + Send + 'static,
     ) -> Result<R, StoreError> {
         self.with(move |conn| {
             conn.execute(
                 "INSERT INTO messages (user, text) VALUES (?1, ?2)",
                 params![message.user, message.text],
             )?;
-            Ok(then(&message))
+            let id = conn.last_insert_rowid();
+            Ok(then(&Stored { id, message }))
         })
         .await
     }
 
-    /// Stores `message`.
+    /// Stores `message`, and answers it with its row id.
     ///
     /// # Errors
     ///
     /// If SQLite fails.
-    pub async fn insert(&self, message: Message) -> Result<(), StoreError> {
-        self.insert_then(message, |_| ()).await
+    pub async fn insert(&self, message: Message) -> Result<Stored, StoreError> {
+        self.insert_then(message, Stored::clone).await
     }
 
     /// The latest [`HISTORY`] messages, oldest first.
@@ -189,18 +210,21 @@ impl MessageStore {
     /// # Errors
     ///
     /// If SQLite fails.
-    pub async fn history(&self) -> Result<Vec<Message>, StoreError> {
+    pub async fn history(&self) -> Result<Vec<Stored>, StoreError> {
         self.with(|conn| {
             let mut statement = conn.prepare_cached(
-                "SELECT user, text FROM
+                "SELECT id, user, text FROM
                      (SELECT id, user, text FROM messages ORDER BY id DESC LIMIT ?1)
                  ORDER BY id",
             )?;
             let limit = i64::try_from(HISTORY).unwrap_or(i64::MAX);
             let rows = statement.query_map([limit], |row| {
-                Ok(Message {
-                    user: row.get(0)?,
-                    text: row.get(1)?,
+                Ok(Stored {
+                    id: row.get(0)?,
+                    message: Message {
+                        user: row.get(1)?,
+                        text: row.get(2)?,
+                    },
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

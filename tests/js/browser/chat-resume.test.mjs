@@ -1,6 +1,7 @@
 // examples/chat (HTMX, our pocketbase-sse extension) in real browsers, when a page loses its
 // connection while another posts: it comes back with every message once, in order, without
-// reloading; after missing more than the server keeps, it reloads its message list instead.
+// reloading; after missing more than the server keeps, it reloads its message list instead,
+// and live messages that cross that reload are shown once (the page's chat.js).
 //
 // Ann's page goes through a proxy the test cuts (a lost network: the server sees the stream
 // end); Bob's page talks to the server directly.
@@ -158,10 +159,11 @@ function requestsSince(since, path) {
 /**
  * Cuts Ann's connection the way `how` says (see `startCutProxy`), checks the server saw her
  * stream end, and has Bob post `count` messages meanwhile (through the form, or `bulk`).
+ * Ann's page must show `annShows` first (every message posted, unless it reloaded since).
  * Resolves with when the cut started.
  */
-async function cutWhileBobPosts(how, texts, { bulk = false } = {}) {
-    await waitForList(ann, posted);
+async function cutWhileBobPosts(how, texts, { bulk = false, annShows = posted } = {}) {
+    await waitForList(ann, annShows);
     const streamId = proxy.connectIds.at(-1);
     assert.ok(streamId, "the proxy saw Ann's PB_CONNECT");
     const cutAt = Date.now();
@@ -190,7 +192,10 @@ before(
 );
 
 // A test that failed while the page was cut off leaves it cut off for the next one otherwise.
-afterEach(() => proxy?.restore());
+afterEach(() => {
+    proxy?.restore();
+    proxy?.releaseStream();
+});
 
 after(
     async () => {
@@ -252,5 +257,72 @@ test("a page that missed more than the server keeps reloads its message list", {
 
     await post(bob, "live after the reload");
     await waitForList(ann, posted.slice(-(SHOWN + 1)));
+    for (const tab of [ann, bob]) assert.deepEqual(tab.seen.pageErrors, [], `${tab.name} had no page errors`);
+});
+
+/**
+ * Makes Ann's page miss more than the server keeps, so that it reloads its list, and hands
+ * the reload's request to `duringReload(route)` (which fulfils it) when it reaches the
+ * network: the test decides what happens while the reload is on its way. Resolves once
+ * `duringReload` has.
+ */
+async function resyncAnnWhile(label, duringReload) {
+    let handled;
+    await ann.page.route("**/api/messages", (route) => {
+        if (handled) return route.continue();
+        handled = duringReload(route).catch(async (error) => {
+            await route.abort().catch(() => {});
+            throw error;
+        });
+        return handled.catch(() => {});
+    });
+    try {
+        const texts = Array.from({ length: CHAT_HISTORY + 1 }, (_, i) => `${label} ${i + 1} of ${CHAT_HISTORY + 1}`);
+        await cutWhileBobPosts("reset", texts, { bulk: true, annShows: await shown(ann) });
+        proxy.restore();
+        await waitConnected(ann, true, RECONNECT_TIMEOUT);
+        await waitFor(() => handled !== undefined, RECONNECT_TIMEOUT, "Ann's page to reload its list");
+        await withTimeout(handled, DEFAULT_TIMEOUT, "the reload's request to be answered");
+    } finally {
+        await ann.page.unroute("**/api/messages");
+    }
+}
+
+/** Resolves once the last message `tab` shows is `text`. */
+async function waitForLast(tab, text) {
+    await waitFor(
+        async () => (await shown(tab)).at(-1)?.text === text,
+        DEFAULT_TIMEOUT,
+        () => `${tab.name} to show ${JSON.stringify(text)} last`,
+    );
+}
+
+test("a message that arrives while the list reloads, after the server read it, stays", { timeout: 120_000 }, async () => {
+    const live = "sent while the reloaded list is on its way";
+    await resyncAnnWhile("missed again", async (route) => {
+        const response = await route.fetch(); // the list, read now
+        await post(bob, live); // stored after the read: reaches Ann live, before the list
+        await waitForLast(ann, live);
+        await route.fulfill({ response });
+    });
+    // The list the server read, then the live message it did not have.
+    await waitForList(ann, posted.slice(-(SHOWN + 1)), RECONNECT_TIMEOUT);
+});
+
+test("a message the reloaded list has already is not shown again when it arrives live", { timeout: 120_000 }, async () => {
+    const late = "stored before the list is read, delivered after it";
+    const cutAt = Date.now();
+    await resyncAnnWhile("missed once more", async (route) => {
+        proxy.stallStream(); // what the server sends Ann now waits in the network
+        await post(bob, late);
+        const response = await route.fetch(); // the list, with the message in it
+        await route.fulfill({ response });
+    });
+    const reloaded = posted.slice(-SHOWN);
+    await waitForList(ann, reloaded, RECONNECT_TIMEOUT);
+    proxy.releaseStream(); // the live copy arrives after the list
+    await post(bob, "after the slow network"); // arrives after it: by then the copy was handled
+    await waitForList(ann, [...reloaded, posted.at(-1)]);
+    assert.equal(requestsSince(cutAt, "/api/messages").length, 1, "the list was reloaded once");
     for (const tab of [ann, bob]) assert.deepEqual(tab.seen.pageErrors, [], `${tab.name} had no page errors`);
 });

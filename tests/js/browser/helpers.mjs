@@ -423,7 +423,7 @@ const PROXY_LOG = 500;
  * EventSource stream untouched, whereas closing the proxy's sockets is what a lost network
  * does to both ends, so the server sees the client leave. Resolves with
  *
- *   { url, port, requests, connectIds, cut(mode), restore(), close() }
+ *   { url, port, requests, connectIds, cut(mode), restore(), stallStream(), releaseStream(), close() }
  *
  * - `cut("reset")` resets every open connection and every new one until `restore()` (the
  *   network is gone); `cut("unavailable")` closes the open ones and answers every new request
@@ -432,12 +432,17 @@ const PROXY_LOG = 500;
  * - `requests`: every request seen, oldest first, as `{ method, target, headers, at }`
  *   (`headers` by lower-case name; `at`: `Date.now()` when its head arrived).
  * - `connectIds`: the client id of every `PB_CONNECT` the server sent through the proxy.
+ * - `stallStream()` stops passing on what the server sends on the connection of the latest
+ *   `PB_CONNECT` (a slow network: it waits in the proxy, other requests go through) until
+ *   `releaseStream()`.
  */
 export async function startCutProxy(targetPort) {
     const pairs = new Set();
     const requests = [];
     const connectIds = [];
     let mode = "open";
+    let streamPair = null; // the connection the latest PB_CONNECT came on
+    let stalled = null;
 
     const closePair = (pair, reset) => {
         pairs.delete(pair);
@@ -468,7 +473,10 @@ export async function startCutProxy(targetPort) {
         client.on("close", end);
         upstream.on("close", end);
         client.on("data", readRequests(requests));
-        upstream.on("data", readConnectId(connectIds));
+        const readId = readConnectId(connectIds);
+        upstream.on("data", (chunk) => {
+            if (readId(chunk)) streamPair = pair;
+        });
         client.pipe(upstream);
         upstream.pipe(client);
     });
@@ -489,6 +497,18 @@ export async function startCutProxy(targetPort) {
         },
         restore() {
             mode = "open";
+        },
+        stallStream() {
+            if (!streamPair || !pairs.has(streamPair)) throw new Error("no open stream to stall");
+            stalled = streamPair;
+            stalled.upstream.unpipe(stalled.client);
+            stalled.upstream.pause();
+        },
+        releaseStream() {
+            if (!stalled) return;
+            stalled.upstream.pipe(stalled.client);
+            stalled.upstream.resume();
+            stalled = null;
         },
         close() {
             mode = "reset";
@@ -532,6 +552,7 @@ function readRequests(log) {
 }
 
 /** Appends to `ids` the client id of every `PB_CONNECT` in one connection's responses. */
+/** Collects the ids of `PB_CONNECT` events; each call says whether its chunk ended one. */
 function readConnectId(ids) {
     const pattern = /id:([A-Za-z0-9]+)\nevent:PB_CONNECT\n/g;
     let tail = ""; // the end of what came before, in case an event is split across chunks
@@ -543,6 +564,7 @@ function readConnectId(ids) {
             end = match.index + match[0].length;
         }
         tail = text.slice(Math.max(end, text.length - 256));
+        return end > 0;
     };
 }
 
