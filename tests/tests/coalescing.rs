@@ -46,6 +46,38 @@ async fn an_idle_server_writes_every_frame_at_once_even_on_a_busy_topic() {
     }
 }
 
+/// Busy or not, a topic whose client keeps up is not held: holding a frame saves a write only
+/// when the stream would otherwise queue it behind the ones it is still writing. With holding
+/// allowed at any load, the client that reads every frame before the next send gets each one
+/// at once.
+#[tokio::test]
+async fn a_client_that_keeps_up_gets_every_frame_at_once_even_on_a_busy_server() {
+    for direct in [true, false] {
+        let rt = Realtime::builder()
+            .max_write_delay(Duration::from_secs(10))
+            // Busy at any load: only whether the client is behind decides.
+            .hold_above_cores(0.0)
+            .direct_streams(direct)
+            .build();
+        let server = TestServer::start(&rt, rt.mount(axum::Router::new())).await;
+        let mut stream = subscribed_to(server.addr, "ticks").await;
+        for i in 0..8 {
+            assert_eq!(
+                rt.send_to("ticks", &i, axum_realtime::everyone)
+                    .unwrap()
+                    .reached,
+                1
+            );
+            let event = stream
+                .next_event(Duration::from_millis(60))
+                .await
+                .unwrap_or_else(|| panic!("frame {i} was held (direct: {direct})"));
+            assert_eq!(data_of(&event), i.to_string());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
 /// Frames that pile up while the client's socket is full go out once it drains: every one,
 /// once, in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -210,10 +210,11 @@ impl Builder {
     /// The longest a message may be held back so that it shares one write with the messages
     /// after it (default 40 ms). Most of a delivery's cost is the write itself (a system call
     /// and a TCP segment), so under sustained load sharing writes raises throughput several
-    /// times. A message is held only while the server is busy ([`Builder::hold_above_cores`])
-    /// and its topic is sent to more often than this, for one and a half of the topic's usual
-    /// intervals at most: otherwise, and for a message sent to one client, it is written at
-    /// once. Set `Duration::ZERO` to write every message at once.
+    /// times. A message is held only while the server is busy ([`Builder::hold_above_cores`]),
+    /// its topic is sent to more often than this, and the topic's clients are falling behind
+    /// (its recent sends found more than a quarter of them with messages still queued), for one
+    /// and a half of the topic's usual intervals at most: otherwise it is written at once.
+    /// Set `Duration::ZERO` to write every message at once.
     pub fn max_write_delay(mut self, delay: Duration) -> Self {
         self.config.max_write_delay = delay;
         self
@@ -223,7 +224,7 @@ impl Builder {
     /// frame of a busy topic may wait for company ([`Builder::max_write_delay`]) only while the
     /// process used more than `cores` of CPU over the last 20 ms. Below that, sharing writes
     /// saves nothing anyone waits for, and every frame is written at once. `0.0` holds on a
-    /// topic's pace alone; `f64::INFINITY` never holds.
+    /// topic's pace and its clients' backlog alone; `f64::INFINITY` never holds.
     pub fn hold_above_cores(mut self, cores: f64) -> Self {
         self.config.hold_above_cores = if cores.is_nan() { 0.5 } else { cores.max(0.0) };
         self

@@ -109,13 +109,22 @@ impl Shared {
                 Duration::ZERO
             };
             let hold = pace.record(now, max_delay);
+            // Clients of the plain topic whose stream had not written earlier frames yet.
+            let (mut behind, mut plain_clients) = (0, 0);
             for (client_id, subscriber) in subscribers {
                 if !filter(client_id, &subscriber.client) {
                     continue;
                 }
                 let mut queued = false;
                 if subscriber.plain {
-                    match subscriber.client.state().outbox.push(plain.clone(), hold) {
+                    let (pushed, is_behind) = subscriber
+                        .client
+                        .state()
+                        .outbox
+                        .push_behind(plain.clone(), hold);
+                    behind += usize::from(is_behind);
+                    plain_clients += 1;
+                    match pushed {
                         Push::Queued => queued = true,
                         Push::Closed => continue,
                         Push::Overflowed => {
@@ -129,6 +138,7 @@ impl Shared {
                     None => delivery.reached += usize::from(queued),
                 }
             }
+            pace.record_behind(behind, plain_clients);
             (id, hold)
         };
         let mut frames: HashMap<usize, Bytes> = HashMap::new();

@@ -6,7 +6,8 @@
 //! a time and writes them together, so a burst costs one write, not one per frame.
 //! A frame of a busy topic may come with a hold: the stream leaves it queued until then (for
 //! the next frames to join it), unless the queue already fills a write: `MAX_BATCH` frames
-//! or `HOLD_BYTES`.
+//! or `HOLD_BYTES`. A push says whether it found frames still queued (the client is behind):
+//! what earns a topic its holds (`pace`).
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -138,9 +139,15 @@ impl Outbox {
 
     /// Queues `frame`, which may wait until `hold` for others to share its write.
     pub(crate) fn push(&self, frame: Bytes, hold: Option<Instant>) -> Push {
+        self.push_behind(frame, hold).0
+    }
+
+    /// [`push`](Self::push), and whether the frame was queued behind others the stream had
+    /// not written yet: its client is behind.
+    pub(crate) fn push_behind(&self, frame: Bytes, hold: Option<Instant>) -> (Push, bool) {
         let mut state = self.lock();
         if state.closed.is_some() {
-            return Push::Closed;
+            return (Push::Closed, false);
         }
         let was_empty = state.is_empty();
         let bytes = state.bytes.saturating_add(frame.len());
@@ -156,7 +163,7 @@ impl Outbox {
             state.first = None;
             state.rest = VecDeque::new();
             state.bytes = 0;
-            return Self::wake(state, Push::Overflowed);
+            return (Self::wake(state, Push::Overflowed), true);
         }
         let due = if was_empty {
             hold
@@ -172,11 +179,12 @@ impl Outbox {
         state.hold = due;
         state.bytes = bytes;
         state.push_back(frame);
-        if wake {
+        let pushed = if wake {
             Self::wake(state, Push::Queued)
         } else {
             Push::Queued
-        }
+        };
+        (pushed, !was_empty)
     }
 
     fn wake(mut state: MutexGuard<'_, State>, outcome: Push) -> Push {
@@ -318,6 +326,16 @@ mod tests {
 
     fn push(outbox: &Outbox, frame: &'static [u8]) -> Push {
         outbox.push(Bytes::from_static(frame), None)
+    }
+
+    #[test]
+    fn a_frame_queued_behind_unwritten_ones_says_so() {
+        let outbox = bounded(8);
+        let behind = |frame| outbox.push_behind(Bytes::from_static(frame), None);
+        assert_eq!(behind(b"a"), (Push::Queued, false));
+        assert_eq!(behind(b"b"), (Push::Queued, true));
+        assert_eq!(drain(&outbox), Ok(frames(&[b"a", b"b"])));
+        assert_eq!(behind(b"c"), (Push::Queued, false), "the stream caught up");
     }
 
     #[test]

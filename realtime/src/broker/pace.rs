@@ -1,6 +1,9 @@
-//! A topic's pace: how often it is sent to. While the server is busy (see `load`), it tells a
-//! stream whether a frame is likely to have company soon, worth holding it back for so both
-//! share one write, or not (a quiet topic's frame is written at once).
+//! A topic's pace, and whether its clients keep up. While the server is busy (see `load`), it
+//! tells a stream whether a frame is worth holding back so that it shares one write with the
+//! next send's: only when the topic is sent to often, so that company is likely soon, and its
+//! clients are falling behind anyway (recent sends found their frames still queued), so that
+//! writing at once would only queue up behind the writes in progress. A quiet topic's frame,
+//! or one whose clients keep up, is written at once.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -17,12 +20,19 @@ struct State {
     last: Option<Instant>,
     /// A moving average of the time between sends.
     interval: Option<Duration>,
+    /// A moving average of the share of their clients the sends found behind, in thousandths.
+    behind: u32,
 }
+
+/// The share of clients behind (in thousandths, averaged over the last sends) from which a
+/// topic's frames may be held: a quarter.
+const BEHIND: u32 = 250;
 
 impl Pace {
     /// Records a send at `now` and says how long its frames may wait for the next send's to
     /// join them: `None` (write at once) unless the topic was sent to less than `max_delay`
-    /// before, and is usually; otherwise one and a half usual intervals, at most `max_delay`.
+    /// before, and is usually, and its recent sends found more than a quarter of their clients
+    /// behind; otherwise one and a half usual intervals, at most `max_delay`.
     pub(crate) fn record(&self, now: Instant, max_delay: Duration) -> Option<Instant> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let gap = now.saturating_duration_since(state.last.replace(now)?);
@@ -30,10 +40,22 @@ impl Pace {
             .interval
             .map_or(gap, |interval| (interval * 3 + gap) / 4);
         state.interval = Some(interval);
-        if max_delay.is_zero() || gap > max_delay || interval > max_delay {
+        if max_delay.is_zero() || gap > max_delay || interval > max_delay || state.behind <= BEHIND
+        {
             return None;
         }
         Some(now + (interval * 3 / 2).min(max_delay))
+    }
+
+    /// Records that the send just made found `behind` of its `clients` with frames still
+    /// queued: their streams had not written the sends before yet.
+    pub(crate) fn record_behind(&self, behind: usize, clients: usize) {
+        if clients == 0 {
+            return;
+        }
+        let share = u32::try_from(behind.min(clients) * 1000 / clients).unwrap_or(1000);
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.behind = (state.behind * 3 + share) / 4;
     }
 }
 
@@ -43,9 +65,18 @@ mod tests {
 
     const MAX: Duration = Duration::from_millis(40);
 
+    /// A topic whose sends found every client behind for a while.
+    fn behind() -> Pace {
+        let pace = Pace::default();
+        for _ in 0..4 {
+            pace.record_behind(10, 10);
+        }
+        pace
+    }
+
     #[test]
     fn a_first_send_or_one_after_a_pause_is_not_held() {
-        let pace = Pace::default();
+        let pace = behind();
         let start = Instant::now();
         assert_eq!(pace.record(start, MAX), None);
         assert_eq!(pace.record(start + Duration::from_secs(1), MAX), None);
@@ -53,12 +84,12 @@ mod tests {
 
     #[test]
     fn frequent_sends_are_held_one_and_a_half_intervals_at_most_the_bound() {
-        let pace = Pace::default();
+        let pace = behind();
         let start = Instant::now();
         pace.record(start, MAX);
         let at = start + Duration::from_millis(4);
         assert_eq!(pace.record(at, MAX), Some(at + Duration::from_millis(6)));
-        let pace = Pace::default();
+        let pace = behind();
         pace.record(start, MAX);
         let at = start + Duration::from_millis(30);
         assert_eq!(pace.record(at, MAX), Some(at + MAX));
@@ -66,7 +97,7 @@ mod tests {
 
     #[test]
     fn a_slowing_topic_stops_being_held_and_zero_never_holds() {
-        let pace = Pace::default();
+        let pace = behind();
         let mut at = Instant::now();
         pace.record(at, MAX);
         at += Duration::from_millis(2);
@@ -75,5 +106,41 @@ mod tests {
         assert_eq!(pace.record(at, MAX), None);
         at += Duration::from_millis(1);
         assert_eq!(pace.record(at, Duration::ZERO), None);
+    }
+
+    #[test]
+    fn frequent_sends_whose_clients_keep_up_are_not_held() {
+        let pace = Pace::default();
+        let mut at = Instant::now();
+        for _ in 0..10 {
+            pace.record_behind(1, 10);
+            assert_eq!(pace.record(at, MAX), None, "a tenth behind");
+            at += Duration::from_millis(2);
+        }
+    }
+
+    #[test]
+    fn holding_starts_once_clients_fall_behind_and_ends_once_they_catch_up() {
+        let pace = Pace::default();
+        let mut at = Instant::now();
+        pace.record(at, MAX);
+        let mut held = Vec::new();
+        for behind in [0, 10, 10, 10, 0, 0, 0, 0] {
+            at += Duration::from_millis(2);
+            held.push(pace.record(at, MAX).is_some());
+            pace.record_behind(behind, 10);
+        }
+        // An average over the last sends: one send behind is not enough (two are), and one that
+        // kept up after several behind does not end it (four in a row do).
+        assert_eq!(held, [false, false, false, true, true, true, true, false]);
+    }
+
+    #[test]
+    fn a_send_that_reached_nobody_changes_nothing() {
+        let pace = behind();
+        pace.record_behind(0, 0);
+        let start = Instant::now();
+        pace.record(start, MAX);
+        assert!(pace.record(start + Duration::from_millis(2), MAX).is_some());
     }
 }
