@@ -20,7 +20,8 @@ struct State {
     last: Option<Instant>,
     /// A moving average of the time between sends.
     interval: Option<Duration>,
-    /// A moving average of the share of their clients the sends found behind, in thousandths.
+    /// The share of their clients the sends found behind, in thousandths: each send's share
+    /// averaged with what came before, so the last few count, the latest most.
     behind: u32,
 }
 
@@ -55,7 +56,7 @@ impl Pace {
         }
         let share = u32::try_from(behind.min(clients) * 1000 / clients).unwrap_or(1000);
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.behind = (state.behind * 3 + share) / 4;
+        state.behind = (state.behind + share) / 2;
     }
 }
 
@@ -130,9 +131,9 @@ mod tests {
             held.push(pace.record(at, MAX).is_some());
             pace.record_behind(behind, 10);
         }
-        // An average over the last sends: one send behind is not enough (two are), and one that
-        // kept up after several behind does not end it (four in a row do).
-        assert_eq!(held, [false, false, false, true, true, true, true, false]);
+        // An average over the last sends, halved at each: one send that found them all behind
+        // starts it, one that kept up after several behind does not end it (two in a row do).
+        assert_eq!(held, [false, false, true, true, true, true, false, false]);
     }
 
     #[test]
