@@ -56,7 +56,7 @@ impl Pace {
         }
         let share = u32::try_from(behind.min(clients) * 1000 / clients).unwrap_or(1000);
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.behind = (state.behind + share) / 2;
+        state.behind = state.behind.midpoint(share);
     }
 }
 
