@@ -555,7 +555,8 @@ async fn both_stream_paths_answer_alike() {
 async fn held_messages_arrive_framed_in_order_on_both_paths() {
     for direct in [true, false] {
         let rt = Realtime::builder()
-            .max_write_delay(Duration::from_secs(2))
+            // The last frames wait out the whole bound: short, for the test's time.
+            .max_write_delay(Duration::from_millis(500))
             // Hold whatever the load, so that holding itself is what this test exercises.
             .hold_above_cores(0.0)
             .direct_streams(direct)

@@ -18,7 +18,7 @@ pub(crate) type SubscribeHook = Box<dyn Fn(&Client, &Subscription) + Send + Sync
 
 /// How streams behave. Defaults: a heartbeat every 20 s, no idle or maximum lifetime (the
 /// heartbeat already reveals dead peers), 1024 queued messages and 1 MiB per client, frames of
-/// busy topics held up to 40 ms to share writes, and the same-address check of PocketBase
+/// busy topics held up to 80 ms to share writes, and the same-address check of PocketBase
 /// ≥ 0.38.2.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
@@ -87,7 +87,7 @@ impl Default for Config {
             queue_capacity: 1024,
             queue_bytes: DEFAULT_QUEUE_BYTES,
             history: None,
-            max_write_delay: Duration::from_millis(40),
+            max_write_delay: Duration::from_millis(80),
             hold_above_cores: 0.5,
             check_remote_ip: true,
             trusted_proxies: TrustedProxies::default(),
@@ -208,13 +208,14 @@ impl Builder {
     }
 
     /// The longest a message may be held back so that it shares one write with the messages
-    /// after it (default 40 ms). Most of a delivery's cost is the write itself (a system call
-    /// and a TCP segment), so under sustained load sharing writes raises throughput several
-    /// times. A message is held only while the server is busy ([`Builder::hold_above_cores`]),
-    /// its topic is sent to more often than this, and the topic's clients are falling behind
-    /// (its recent sends found more than a quarter of them with messages still queued), for one
-    /// and a half of the topic's usual intervals at most: otherwise it is written at once.
-    /// Set `Duration::ZERO` to write every message at once.
+    /// after it (default 80 ms). Most of a delivery's cost is the write itself (a system call
+    /// and a TCP segment, and a read for the client), so under sustained load sharing writes
+    /// raises throughput several times. A message is held only while the server is busy
+    /// ([`Builder::hold_above_cores`]), its topic is sent to more often than this, and the
+    /// topic's clients are falling behind (its recent sends found more than a quarter of them
+    /// with messages still queued); then for this long, or until 16 messages or 32 KiB wait
+    /// for the client's stream, whichever comes first. Otherwise it is written at once. Set
+    /// `Duration::ZERO` to write every message at once.
     pub fn max_write_delay(mut self, delay: Duration) -> Self {
         self.config.max_write_delay = delay;
         self
