@@ -259,7 +259,7 @@ async fn stalled_readers_of_large_messages_are_cut_by_the_byte_budget() {
     // the message count alone would take over 1024. A ceiling that bounds the test, not a
     // timing: sends that never cut anyone end here.
     const MAX_SENDS: usize = 600;
-    // Default queue bounds; no holding, or the reader's reads would pace the sends at 40 ms.
+    // Default queue bounds; no holding, or the reader's reads would pace the sends at the hold.
     let rt = Realtime::builder().max_write_delay(Duration::ZERO).build();
     let server = serve(&rt).await;
     let key = |name: &str| format!("chat?options=%7B%22query%22%3A%7B%22n%22%3A%22{name}%22%7D%7D");
