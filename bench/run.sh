@@ -16,8 +16,10 @@
 # Environment: OURS_PORT (default 18091), PB_PORT (18092), NODE2_PORT (18093: the second node of
 # the scale-out runs), REDIS_PORT (18094: their redis-server), LOADGEN_THREADS (1), BENCH_REPEAT (1:
 # runs per scenario and server; the table shows the run of median throughput, or of median send
-# time for the keys scenario), BENCH_OUT (the
-# directory for results, default target/bench).
+# time for the keys scenario), BENCH_MAX_STOLEN (2: the percent of the cores' time the hypervisor
+# may take from a run, its steal time, before the run is measured again) and BENCH_STEAL_TRIES (3:
+# runs at most, of which the least stolen is kept), BENCH_OUT (the directory for results, default
+# target/bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +31,8 @@ REDIS_PORT="${REDIS_PORT:-18094}"
 THREADS="${LOADGEN_THREADS:-1}"
 REPEAT="${BENCH_REPEAT:-1}"
 OUT="${BENCH_OUT:-target/bench}"
+MAX_STOLEN="${BENCH_MAX_STOLEN:-2}"
+STEAL_TRIES="${BENCH_STEAL_TRIES:-3}"
 
 case "$MODE" in
   full | quick | sweep | rooms | micro | nodes | history) ;;
@@ -151,21 +155,59 @@ run() {
   local scenario="$1"
   shift
   for label in $(for _ in $(seq "$REPEAT"); do echo $SERVERS; done); do
-    start_server "$label"
-    local port=$OURS_PORT pid=$OURS_PID
-    if [ "$label" = pocketbase ]; then port=$PB_PORT pid=$PB_PID; fi
     echo
     echo "== $scenario: $label"
-    local rc=0
-    "$LOADGEN" --addr "127.0.0.1:$port" --server-pid "$pid" --label "$label" \
-      --scenario "$scenario" --threads "$THREADS" --json "$RESULTS" "$@" >/dev/null || rc=$?
+    measure "$RESULTS" run_once "$label" "$scenario" "$@"
+  done
+}
+
+# run_once LABEL SCENARIO JSON LOADGEN-ARGS...: one run against the server LABEL, started fresh.
+run_once() {
+  local label="$1" scenario="$2" json="$3"
+  shift 3
+  start_server "$label"
+  local port=$OURS_PORT pid=$OURS_PID
+  if [ "$label" = pocketbase ]; then port=$PB_PORT pid=$PB_PID; fi
+  local rc=0
+  "$LOADGEN" --addr "127.0.0.1:$port" --server-pid "$pid" --label "$label" \
+    --scenario "$scenario" --threads "$THREADS" --json "$json" "$@" >/dev/null || rc=$?
+  stop_servers
+  return $rc
+}
+
+# measure RESULTS RUNNER LABEL SCENARIO LOADGEN-ARGS...: `RUNNER LABEL SCENARIO JSON
+# LOADGEN-ARGS...` until the hypervisor took at most MAX_STOLEN percent of the cores' time
+# during the run (steal: another machine's load on this host, so the run measured a slower
+# machine, and unevenly), at most STEAL_TRIES times; the least stolen run's line goes to RESULTS.
+measure() {
+  local results="$1" runner="$2" label="$3" scenario="$4"
+  shift 4
+  local json="$WORK/try.jsonl" best="" best_stolen=""
+  for try in $(seq "$STEAL_TRIES"); do
+    local rc=0 stolen
+    : >"$json"
+    "$runner" "$label" "$scenario" "$json" "$@" || rc=$?
     case $rc in
       0) ;;
       3) echo "   (not every message arrived exactly once and in order)" ;;
       *) echo "   (the run failed: exit $rc)" ;;
     esac
-    stop_servers
+    [ -s "$json" ] || break
+    stolen="$(python3 -c 'import json, sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1]).get("stolen_pct") or 0)' "$json")"
+    if [ -z "$best" ] || awk -v a="$stolen" -v b="$best_stolen" 'BEGIN { exit !(a < b) }'; then
+      best="$(tail -n 1 "$json")"
+      best_stolen="$stolen"
+    fi
+    if awk -v a="$stolen" -v max="$MAX_STOLEN" 'BEGIN { exit !(a <= max) }'; then
+      break
+    fi
+    if [ "$try" -lt "$STEAL_TRIES" ]; then
+      echo "   (the hypervisor took $(printf %.1f "$stolen") % of the cores' time: measured again)"
+    else
+      echo "   (the hypervisor took over $MAX_STOLEN % of the cores' time in every try: kept the least, $(printf %.1f "$best_stolen") %)"
+    fi
   done
+  if [ -n "$best" ]; then echo "$best" >>"$results"; fi
 }
 
 # Scale-out: one application on one node, alone or joined to a redis-server, and on two nodes
@@ -228,27 +270,30 @@ run_nodes() {
   shift
   for _ in $(seq "$REPEAT"); do
     for setup in "${setups[@]}"; do
-      start_nodes "$setup"
-      local target=(--addr "127.0.0.1:$OURS_PORT" --server-pid "$OURS_PID")
-      if [ -n "$NODE2_PID" ]; then
-        target+=(--addr "127.0.0.1:$NODE2_PORT" --server-pid "$NODE2_PID")
-      fi
-      case "$setup" in
-        *Redis*) target+=(--redis-pid "$REDIS_PID" --redis-addr "127.0.0.1:$REDIS_PORT") ;;
-      esac
       echo
       echo "== $scenario: $setup"
-      local rc=0
-      "$LOADGEN" "${target[@]}" --label "$setup" --scenario "$scenario" \
-        --threads "$THREADS" --json "$NODES_RESULTS" "$@" >/dev/null || rc=$?
-      case $rc in
-        0) ;;
-        3) echo "   (not every message arrived exactly once and in order)" ;;
-        *) echo "   (the run failed: exit $rc)" ;;
-      esac
-      stop_servers
+      measure "$NODES_RESULTS" run_nodes_once "$setup" "$scenario" "$@"
     done
   done
+}
+
+# run_nodes_once SETUP SCENARIO JSON LOADGEN-ARGS...: one run against SETUP, started fresh.
+run_nodes_once() {
+  local setup="$1" scenario="$2" json="$3"
+  shift 3
+  start_nodes "$setup"
+  local target=(--addr "127.0.0.1:$OURS_PORT" --server-pid "$OURS_PID")
+  if [ -n "$NODE2_PID" ]; then
+    target+=(--addr "127.0.0.1:$NODE2_PORT" --server-pid "$NODE2_PID")
+  fi
+  case "$setup" in
+    *Redis*) target+=(--redis-pid "$REDIS_PID" --redis-addr "127.0.0.1:$REDIS_PORT") ;;
+  esac
+  local rc=0
+  "$LOADGEN" "${target[@]}" --label "$setup" --scenario "$scenario" \
+    --threads "$THREADS" --json "$json" "$@" >/dev/null || rc=$?
+  stop_servers
+  return $rc
 }
 
 nodes() {

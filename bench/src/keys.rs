@@ -14,7 +14,7 @@ use tokio::net::TcpStream;
 use crate::histogram::Histogram;
 use crate::http::{self, Conn};
 use crate::loadgen::{Config, await_deliveries, parse_stamp, reached_of};
-use crate::procfs;
+use crate::procfs::{self, StealReading};
 use crate::report::{Report, Usage};
 use crate::sse::{self, Parser};
 
@@ -275,6 +275,7 @@ pub(crate) async fn run(
     // The send, with the bystander subscribing again and again until it is answered.
     let cpu_before = pid.and_then(|pid| procfs::cpu_time(&pid.to_string()).ok());
     let own_before = procfs::cpu_time("self").ok();
+    let stolen_before = StealReading::now();
     let sent_ns = clock.now_ns();
     let answered = Arc::new(AtomicBool::new(false));
     let send = tokio::spawn({
@@ -320,6 +321,7 @@ pub(crate) async fn run(
     await_deliveries(&clock.delivered, expected, config.drain_timeout).await;
     let cpu_after = pid.and_then(|pid| procfs::cpu_time(&pid.to_string()).ok());
     let own_after = procfs::cpu_time("self").ok();
+    let stolen_after = StealReading::now();
 
     report.mode = "keys".into();
     report.connections = config.connections;
@@ -358,6 +360,7 @@ pub(crate) async fn run(
             server_rss: rss_base.zip(rss_idle),
             own_cpu: own_before.zip(own_after),
             redis_cpu: None,
+            stolen: stolen_before.zip(stolen_after),
         },
         config.connections,
         config.threads,

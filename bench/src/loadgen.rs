@@ -31,7 +31,7 @@ use tokio::sync::{Semaphore, mpsc};
 
 use crate::histogram::Histogram;
 use crate::http::{self, Conn};
-use crate::procfs;
+use crate::procfs::{self, StealReading};
 use crate::redis_stats;
 use crate::report::{Report, Usage};
 use crate::sse::{self, Parser};
@@ -798,6 +798,7 @@ pub async fn run(config: &Config) -> Result<Report, String> {
     let cpu_before = cpu_each(pids);
     let redis_cpu_before = cpu_of(config.redis_pid);
     let own_before = procfs::cpu_time("self").ok();
+    let stolen_before = StealReading::now();
     let send_start_ns = shared.now_ns();
     let publishers: Vec<_> = (0..shared.topics.len())
         .flat_map(|room| (0..shared.plan.counts.len()).map(move |p| (room, p)))
@@ -819,6 +820,7 @@ pub async fn run(config: &Config) -> Result<Report, String> {
     let cpu_after = cpu_each(pids);
     let redis_cpu_after = cpu_of(config.redis_pid);
     let own_after = procfs::cpu_time("self").ok();
+    let stolen_after = StealReading::now();
     let redis_after = redis_calls(config.redis_addr).await;
 
     // Gather.
@@ -882,6 +884,7 @@ pub async fn run(config: &Config) -> Result<Report, String> {
             redis_cpu: redis_cpu_before.zip(redis_cpu_after),
             server_rss: rss_base.zip(rss_idle),
             own_cpu: own_before.zip(own_after),
+            stolen: stolen_before.zip(stolen_after),
         },
         config.connections,
         config.threads,

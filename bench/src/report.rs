@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::histogram::Histogram;
+use crate::procfs::StealReading;
 
 /// What one run measured.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -84,6 +85,11 @@ pub struct Report {
     pub loadgen_cpu_s: f64,
     /// This load generator's runtime threads.
     pub loadgen_threads: usize,
+    /// The share of the machine's cores, in percent, that the hypervisor gave to other
+    /// machines over the same window (steal time): the run measured a slower machine by that
+    /// much, and in bursts (`bench/run.sh` measures such a run again).
+    #[serde(default)]
+    pub stolen_pct: Option<f64>,
     /// Messages some client never received (summed over clients).
     pub lost: u64,
     /// Messages a client received more than once.
@@ -262,6 +268,12 @@ impl Report {
             "  load generator: {:.2} CPU s on {} thread(s) in the same window (it shares the cores with the server)",
             self.loadgen_cpu_s, self.loadgen_threads
         );
+        if let Some(stolen) = self.stolen_pct {
+            let _ = writeln!(
+                out,
+                "  taken by the hypervisor (steal): {stolen:.1} % of the cores' time in that window"
+            );
+        }
         let _ = write!(
             out,
             "  exactly once and in order: {} (lost {}, duplicated {}, out of order {}, malformed {}, disconnected {}, send errors {})",
@@ -397,8 +409,8 @@ pub fn throughput_table(reports: &[Report]) -> String {
         a.deliveries_per_s.total_cmp(&b.deliveries_per_s)
     });
     let mut out = String::from(
-        "| scenario | server | conns | msgs | deliveries/s | p50 µs | p99 µs | max µs | server CPU µs/delivery | server KiB/idle conn | server RSS KiB: before, with clients, after | loadgen CPU s | exactly once, in order |\n\
-         | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n",
+        "| scenario | server | conns | msgs | deliveries/s | p50 µs | p99 µs | max µs | server CPU µs/delivery | server KiB/idle conn | server RSS KiB: before, with clients, after | loadgen CPU s | stolen % | exactly once, in order |\n\
+         | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n",
     );
     for (r, runs) in rows {
         let label = server_label(r, runs);
@@ -412,7 +424,7 @@ pub fn throughput_table(reports: &[Report]) -> String {
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {} | {} |",
             r.scenario,
             label,
             r.connections,
@@ -425,6 +437,7 @@ pub fn throughput_table(reports: &[Report]) -> String {
             opt(r.server_kib_per_idle_conn, 1),
             rss_trio(r),
             r.loadgen_cpu_s,
+            opt(r.stolen_pct, 1),
             check
         );
     }
@@ -512,8 +525,8 @@ pub fn nodes_table(reports: &[Report]) -> String {
         a.deliveries_per_s.total_cmp(&b.deliveries_per_s)
     });
     let mut out = String::from(
-        "| scenario | setup | deliveries/s | p50 µs | p99 µs | CPU µs/delivery, nodes + Redis | nodes' CPU s (each) | Redis CPU s | Redis PUBLISH per send | Redis commands per send | exactly once, in order |\n\
-         | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n",
+        "| scenario | setup | deliveries/s | p50 µs | p99 µs | CPU µs/delivery, nodes + Redis | nodes' CPU s (each) | Redis CPU s | Redis PUBLISH per send | Redis commands per send | stolen % | exactly once, in order |\n\
+         | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n",
     );
     for (r, runs) in rows {
         let nodes = if r.node_cpu_s.is_empty() {
@@ -538,7 +551,7 @@ pub fn nodes_table(reports: &[Report]) -> String {
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {nodes} | {} | {} | {} | {check} |",
+            "| {} | {} | {} | {} | {} | {} | {nodes} | {} | {} | {} | {} | {check} |",
             r.scenario,
             server_label(r, runs),
             thousands(r.deliveries_per_s),
@@ -548,6 +561,7 @@ pub fn nodes_table(reports: &[Report]) -> String {
             dash(r.redis_cpu_s, 2),
             dash(r.redis_publishes_per_send, 3),
             dash(r.redis_commands_per_send, 3),
+            dash(r.stolen_pct, 1),
         );
     }
     out
@@ -580,12 +594,15 @@ mod tests {
         a.server_rss_base_kib = Some(3_500);
         a.server_rss_idle_kib = Some(27_000);
         a.server_rss_after_kib = Some(26_500);
+        a.stolen_pct = Some(2.25);
         let table = table(&[a.clone(), b]);
         assert!(
             table.contains("| burst N=10 | realtime | 0 | 0 | 1,234,567 |"),
             "{table}"
         );
         assert!(table.contains("| 3,500, 27,000, 26,500 |"), "{table}");
+        assert!(table.contains("| 0.00 | 2.2 | yes |"), "steal shown: {table}");
+        assert!(table.contains("| 0.00 | ? | **no**"), "unknown steal: {table}");
         assert!(table.contains("| pocketbase |"));
         assert_eq!(thousands(999.0), "999");
         let mut k = Report::new("realtime", "keys N=16 K=1000");
@@ -628,6 +645,7 @@ mod tests {
         two.exactly_once_in_order = true;
         two.redis_publishes_per_send = Some(1.0);
         two.redis_commands_per_send = Some(1.02);
+        two.stolen_pct = Some(0.5);
         two.record_usage(
             Usage {
                 server_cpu: Some((
@@ -649,12 +667,12 @@ mod tests {
         let table = nodes_table(&[one, two]);
         assert!(
             table.contains(
-                "| burst N=10 M=10 | 1 node | 0 | 0.0 | 0.0 | 20.00 | 0.00 | - | - | - | yes |"
+                "| burst N=10 M=10 | 1 node | 0 | 0.0 | 0.0 | 20.00 | 0.00 | - | - | - | - | yes |"
             ),
             "{table}"
         );
         assert!(
-            table.contains("| 2 nodes + Redis | 0 | 0.0 | 0.0 | 400.00 | 0.02 + 0.01 | 0.01 | 1.000 | 1.020 | yes |"),
+            table.contains("| 2 nodes + Redis | 0 | 0.0 | 0.0 | 400.00 | 0.02 + 0.01 | 0.01 | 1.000 | 1.020 | 0.5 | yes |"),
             "{table}"
         );
     }
@@ -704,6 +722,8 @@ pub struct Usage {
     pub server_rss: Option<(u64, u64)>,
     /// The load generator's own CPU time before and after.
     pub own_cpu: Option<(Duration, Duration)>,
+    /// The machine's steal time before and after.
+    pub stolen: Option<(StealReading, StealReading)>,
 }
 
 impl Report {
@@ -761,5 +781,11 @@ impl Report {
             self.loadgen_cpu_s = after.saturating_sub(before).as_secs_f64();
         }
         self.loadgen_threads = threads;
+        if let Some(stolen) = usage
+            .stolen
+            .and_then(|(before, after)| after.percent_since(&before))
+        {
+            self.stolen_pct = Some(stolen);
+        }
     }
 }
