@@ -161,6 +161,10 @@ mod tests {
             at: earlier.at + Duration::from_secs(1),
         };
         assert_eq!(later.percent_since(&earlier), Some(5.0));
-        assert_eq!(earlier.percent_since(&earlier), None, "no time between them");
+        assert_eq!(
+            earlier.percent_since(&earlier),
+            None,
+            "no time between them"
+        );
     }
 }

@@ -263,17 +263,7 @@ impl Report {
         if let Some(after) = self.server_rss_after_kib {
             let _ = writeln!(out, "  server RSS once every client had left: {after} KiB");
         }
-        let _ = writeln!(
-            out,
-            "  load generator: {:.2} CPU s on {} thread(s) in the same window (it shares the cores with the server)",
-            self.loadgen_cpu_s, self.loadgen_threads
-        );
-        if let Some(stolen) = self.stolen_pct {
-            let _ = writeln!(
-                out,
-                "  taken by the hypervisor (steal): {stolen:.1} % of the cores' time in that window"
-            );
-        }
+        self.write_machine(&mut out);
         let _ = write!(
             out,
             "  exactly once and in order: {} (lost {}, duplicated {}, out of order {}, malformed {}, disconnected {}, send errors {})",
@@ -293,6 +283,22 @@ impl Report {
             let _ = write!(out, "\n  first error: {err}");
         }
         out
+    }
+
+    /// The lines of [`Report::human`] on what else used the cores: the load generator, and
+    /// the hypervisor.
+    fn write_machine(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "  load generator: {:.2} CPU s on {} thread(s) in the same window (it shares the cores with the server)",
+            self.loadgen_cpu_s, self.loadgen_threads
+        );
+        if let Some(stolen) = self.stolen_pct {
+            let _ = writeln!(
+                out,
+                "  taken by the hypervisor (steal): {stolen:.1} % of the cores' time in that window"
+            );
+        }
     }
 }
 
@@ -601,8 +607,14 @@ mod tests {
             "{table}"
         );
         assert!(table.contains("| 3,500, 27,000, 26,500 |"), "{table}");
-        assert!(table.contains("| 0.00 | 2.2 | yes |"), "steal shown: {table}");
-        assert!(table.contains("| 0.00 | ? | **no**"), "unknown steal: {table}");
+        assert!(
+            table.contains("| 0.00 | 2.2 | yes |"),
+            "steal shown: {table}"
+        );
+        assert!(
+            table.contains("| 0.00 | ? | **no**"),
+            "unknown steal: {table}"
+        );
         assert!(table.contains("| pocketbase |"));
         assert_eq!(thousands(999.0), "999");
         let mut k = Report::new("realtime", "keys N=16 K=1000");
