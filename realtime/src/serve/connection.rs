@@ -22,6 +22,10 @@ pub(crate) struct Connection {
     stream: Socket,
     abort: Abort,
     handoff: Arc<Handoff>,
+    /// Whether hyper may still write: until a stream is taken over, the handoff learns of
+    /// every write and flush. After, nothing reads that, so the writes leave its shared cache
+    /// line alone.
+    through_hyper: bool,
     /// How long a write may make no progress before the connection is given up.
     write_timeout: Option<Duration>,
     /// Armed when a write has to wait, disarmed by progress: a reader that keeps up never
@@ -36,6 +40,7 @@ impl Connection {
             stream: Socket::Plain(stream),
             abort,
             handoff: Handoff::new(),
+            through_hyper: true,
             write_timeout,
             stall: None,
             stalled: false,
@@ -44,6 +49,11 @@ impl Connection {
 
     pub(crate) fn handoff(&self) -> &Arc<Handoff> {
         &self.handoff
+    }
+
+    /// Hyper is done with the connection: a stream taken over is written to it directly.
+    pub(crate) fn write_directly(&mut self) {
+        self.through_hyper = false;
     }
 
     pub(crate) fn set_nodelay(&self) -> io::Result<()> {
@@ -109,7 +119,9 @@ impl Connection {
             }
             Poll::Ready(Ok(_)) => {
                 self.stalled = false;
-                self.handoff.note_written();
+                if self.through_hyper {
+                    self.handoff.note_written();
+                }
                 Ok(())
             }
             Poll::Ready(Err(_)) => Ok(()),
@@ -139,7 +151,7 @@ impl AsyncWrite for Connection {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        if this.handoff.swallows() {
+        if this.through_hyper && this.handoff.swallows() {
             return Poll::Ready(Ok(buf.len()));
         }
         if this.abort.is_aborted() {
@@ -156,7 +168,7 @@ impl AsyncWrite for Connection {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        if this.handoff.swallows() {
+        if this.through_hyper && this.handoff.swallows() {
             return Poll::Ready(Ok(bufs.iter().map(|buf| buf.len()).sum()));
         }
         if this.abort.is_aborted() {
@@ -181,12 +193,14 @@ impl AsyncWrite for Connection {
         ready!(poll)?;
         this.stalled = false;
         // Hyper flushes only once its own buffer is empty: a response boundary.
-        this.handoff.note_flushed();
+        if this.through_hyper {
+            this.handoff.note_flushed();
+        }
         Poll::Ready(Ok(()))
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.handoff.swallows() {
+        if self.through_hyper && self.handoff.swallows() {
             return Poll::Ready(Ok(())); // hyper is done with it; the stream goes on
         }
         Pin::new(&mut self.stream).poll_shutdown(cx)

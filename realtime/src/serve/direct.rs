@@ -32,6 +32,7 @@ pub(crate) async fn serve(conn: Connection, mut body: EventStream, headers: Head
 }
 
 async fn write_stream(mut conn: Connection, mut body: EventStream, headers: HeaderMap) {
+    conn.write_directly();
     let head = head(&headers);
     drop(headers);
     if conn.write_all(&head).await.is_err() || conn.flush().await.is_err() {
@@ -42,14 +43,18 @@ async fn write_stream(mut conn: Connection, mut body: EventStream, headers: Head
     let mut frames: [Option<Bytes>; MAX_BATCH] = Default::default();
     loop {
         let next = poll_fn(|cx| {
+            if let ready @ Poll::Ready(_) = body.poll_frames(cx, &mut frames) {
+                return ready;
+            }
             // A client sends nothing after its request: a read that completes means it left.
+            // Looked at only when there is nothing to write (once per delivery, not twice):
+            // while frames flow, a client that left fails the next write instead.
             let mut buf = ReadBuf::new(&mut probe);
             match Pin::new(&mut conn).poll_read(cx, &mut buf) {
-                Poll::Ready(Ok(())) if buf.filled().is_empty() => return Poll::Ready(None),
-                Poll::Ready(Err(_)) => return Poll::Ready(None),
-                Poll::Ready(Ok(())) | Poll::Pending => {}
+                Poll::Ready(Ok(())) if buf.filled().is_empty() => Poll::Ready(None),
+                Poll::Ready(Err(_)) => Poll::Ready(None),
+                Poll::Ready(Ok(())) | Poll::Pending => Poll::Pending,
             }
-            body.poll_frames(cx, &mut frames)
         })
         .await;
         let Some(count) = next else {
