@@ -2,7 +2,9 @@
 //! costs the writing thread, which is what a delivery costs the server beyond the broker.
 //!
 //! `pairs` loopback connections; one thread writes a frame to each in turn, round after round,
-//! as a server writes one event to each subscriber, and another thread reads them. On loopback
+//! as a server writes one event to each subscriber, and another thread reads them. The rounds
+//! follow each other at once (a burst), or with a pause between them (a fixed send rate: the
+//! machine idles, and the next round finds the sockets' memory cold). On loopback
 //! the receiving side's TCP processing runs in the writer's system call (the packet is handed
 //! to the peer socket before `write` returns), so the writer's CPU time is what a delivery's
 //! write costs this machine in all, save the reader's own `read`.
@@ -32,6 +34,8 @@ pub enum Receiver {
 pub struct Floor {
     /// How the reader waited.
     pub receiver: Receiver,
+    /// The writer's pause between rounds.
+    pub pause: Duration,
     /// Writes made (pairs × rounds).
     pub writes: u64,
     /// The writer thread's CPU time (user + system, `CLOCK_THREAD_CPUTIME_ID`).
@@ -42,7 +46,8 @@ pub struct Floor {
     pub system: Duration,
     /// The reader thread's CPU time.
     pub reader_cpu: Duration,
-    /// From the first write to the last.
+    /// From the first write to the last, the pauses between rounds left out (a sleep's own
+    /// overshoot, some 0.1 ms, stays in).
     pub wall: Duration,
 }
 
@@ -98,7 +103,8 @@ fn thread_user_system() -> (Duration, Duration) {
     procfs::user_system_time("thread-self").unwrap_or_default()
 }
 
-/// Measures `rounds` rounds of one `frame_bytes` write to each of `pairs` sockets.
+/// Measures `rounds` rounds of one `frame_bytes` write to each of `pairs` sockets, the writer
+/// sleeping `pause` between rounds (not counted: CPU time only).
 ///
 /// # Errors
 ///
@@ -108,6 +114,7 @@ pub fn measure(
     frame_bytes: usize,
     rounds: u64,
     receiver: Receiver,
+    pause: Duration,
 ) -> io::Result<Floor> {
     let (servers, clients): (Vec<_>, Vec<_>) = socket_pairs(pairs)?.into_iter().unzip();
     let frame = vec![b'x'; frame_bytes];
@@ -129,7 +136,10 @@ pub fn measure(
             let (user0, system0) = thread_user_system();
             let cpu = cpu_time::ThreadTime::now();
             let start = Instant::now();
-            for _ in 0..rounds {
+            for round in 0..rounds {
+                if round > 0 && !pause.is_zero() {
+                    std::thread::sleep(pause);
+                }
                 for server in &mut servers {
                     server.write_all(&frame)?;
                 }
@@ -141,10 +151,12 @@ pub fn measure(
                         .map_err(|_| io::Error::other("the reader stopped"))?;
                 }
             }
-            let (wall, cpu) = (start.elapsed(), cpu.elapsed());
+            let paused = pause * u32::try_from(rounds.saturating_sub(1)).unwrap_or(u32::MAX);
+            let (wall, cpu) = (start.elapsed().saturating_sub(paused), cpu.elapsed());
             let (user1, system1) = thread_user_system();
             Ok(Floor {
                 receiver,
+                pause,
                 writes: rounds * servers.len() as u64,
                 cpu,
                 user: user1.saturating_sub(user0),
@@ -244,9 +256,15 @@ mod tests {
     #[test]
     fn every_frame_is_read() {
         for receiver in [Receiver::Quiet, Receiver::Waiting] {
-            let floor = measure(4, 100, 3, receiver).unwrap();
+            let floor = measure(4, 100, 3, receiver, Duration::ZERO).unwrap();
             assert_eq!(floor.writes, 12);
             assert!(floor.cpu > Duration::ZERO);
         }
+        let paced = measure(4, 100, 3, Receiver::Waiting, Duration::from_millis(20)).unwrap();
+        assert_eq!(paced.writes, 12);
+        assert!(
+            paced.wall < Duration::from_millis(40),
+            "pauses left out: {paced:?}"
+        );
     }
 }

@@ -411,19 +411,35 @@ fn parallel_table(options: &Options, setup: &tokio::runtime::Runtime) -> Result<
 fn floor_table(options: &Options) -> Result<(), String> {
     axum_realtime_bench::fd_limit::raise_fd_limit(2 * options.floor_pairs as u64 + 64);
     let rounds = (options.floor_writes / options.floor_pairs as u64).max(1);
+    // Paced: as a send every 20 ms (50 sends/s), a tenth of the rounds (the pauses take time).
+    let pace = Duration::from_millis(20);
+    let paced_rounds = (rounds / 10).max(2);
     let mut rows = Vec::new();
-    for receiver in [Receiver::Quiet, Receiver::Waiting] {
-        eprintln!("broker-micro: the write floor, {receiver:?} reader");
-        let floor = floor::measure(options.floor_pairs, options.frame_bytes, rounds, receiver)
-            .map_err(|err| format!("the write floor: {err}"))?;
+    for (receiver, pause, rounds) in [
+        (Receiver::Quiet, Duration::ZERO, rounds),
+        (Receiver::Waiting, Duration::ZERO, rounds),
+        (Receiver::Waiting, pace, paced_rounds),
+    ] {
+        eprintln!("broker-micro: the write floor, {receiver:?} reader, {pause:?} between rounds");
+        let floor = floor::measure(
+            options.floor_pairs,
+            options.frame_bytes,
+            rounds,
+            receiver,
+            pause,
+        )
+        .map_err(|err| format!("the write floor: {err}"))?;
         rows.push(floor);
     }
     println!();
     println!(
         "The write system call's floor: one thread writes a {}-byte frame to each of {} loopback TCP connections (TCP_NODELAY) in turn, {rounds} rounds; \
          its CPU time (user + system) per write. On loopback the receiver's TCP processing runs inside the writer's call. \
-         Quiet: the reader reads a round after it is written (no reader waiting). Waiting: the reader waits in epoll (one tokio task per socket), as clients do.",
-        options.frame_bytes, options.floor_pairs
+         Quiet: the reader reads a round after it is written (no reader waiting). Waiting: the reader waits in epoll (one tokio task per socket), as clients do. \
+         Paced: the writer sleeps {} ms between rounds ({paced_rounds} rounds), as a server between sends at a fixed rate: the machine idles, and each round finds the sockets cold.",
+        options.frame_bytes,
+        options.floor_pairs,
+        pace.as_millis()
     );
     println!();
     println!(
@@ -433,12 +449,18 @@ fn floor_table(options: &Options) -> Result<(), String> {
     for floor in rows {
         #[allow(clippy::cast_precision_loss, reason = "microseconds of a benchmark")]
         let wall = floor.wall.as_secs_f64() * 1e6 / floor.writes.max(1) as f64;
+        let reader = match (floor.receiver, floor.pause.is_zero()) {
+            (Receiver::Quiet, _) => "quiet".to_owned(),
+            (Receiver::Waiting, true) => "waiting (epoll)".to_owned(),
+            (Receiver::Waiting, false) => {
+                format!(
+                    "waiting, paced ({} ms between rounds)",
+                    floor.pause.as_millis()
+                )
+            }
+        };
         println!(
-            "| {} | {} | **{:.2}** | {:.2} | {:.2} | {wall:.2} | {:.2} |",
-            match floor.receiver {
-                Receiver::Quiet => "quiet",
-                Receiver::Waiting => "waiting (epoll)",
-            },
+            "| {reader} | {} | **{:.2}** | {:.2} | {:.2} | {wall:.2} | {:.2} |",
             floor.writes,
             floor.cpu_us_per_write(),
             floor.user_us_per_write(),
