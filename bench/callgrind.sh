@@ -25,12 +25,8 @@ if ! command -v valgrind >/dev/null; then
 fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-echo "== cargo build --release -p axum-realtime-bench"
-cargo build --release -p axum-realtime-bench
-TARGET_DIR="$(cargo metadata --format-version 1 --no-deps |
-  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
-SERVER="$TARGET_DIR/release/bench-server"
-LOADGEN="$TARGET_DIR/release/loadgen"
+# shellcheck source=bench/build.sh
+. bench/build.sh
 WORK="$(mktemp -d)"
 PID=""
 trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$WORK"' EXIT

@@ -43,14 +43,8 @@ esac
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 echo "== file descriptors: $(ulimit -n); ephemeral ports: $(tr '\t' - </proc/sys/net/ipv4/ip_local_port_range)"
 
-echo "== cargo build --release -p axum-realtime-bench"
-cargo build --release -p axum-realtime-bench
-# Where cargo put them: `CARGO_TARGET_DIR` or a cargo config may move the target directory.
-TARGET_DIR="$(cargo metadata --format-version 1 --no-deps |
-  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
-SERVER="$TARGET_DIR/release/bench-server"
-LOADGEN="$TARGET_DIR/release/loadgen"
-MICRO="$TARGET_DIR/release/broker-micro"
+# shellcheck source=bench/build.sh
+. bench/build.sh
 mkdir -p "$OUT"
 
 # The micro-benchmarks: their tables go to $OUT/micro.md (and, in the full run, results.md).
