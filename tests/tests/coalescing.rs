@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use axum_realtime::Realtime;
-use realtime_tests::raw_http::subscribed_to;
+use realtime_tests::raw_http::{READ_TIMEOUT, SseStream, post_realtime, subscribed_to};
 use realtime_tests::server::TestServer;
 
 fn data_of(event: &str) -> &str {
@@ -101,4 +101,122 @@ async fn frames_queued_behind_a_full_socket_arrive_once_and_in_order() {
             .is_none(),
         "nothing twice"
     );
+}
+
+/// A frame for an idle stream is written by the send itself, before `send_to` returns: the
+/// stream's own task is not needed for it. It could not run here: the runtime has one thread,
+/// and the test blocks it in a plain blocking read of the client's socket.
+#[tokio::test(flavor = "current_thread")]
+async fn a_frame_for_an_idle_stream_is_written_by_the_send_itself() {
+    use std::io::Read;
+    let rt = Realtime::builder()
+        .hold_above_cores(f64::INFINITY)
+        .direct_streams(true)
+        .build();
+    let server = TestServer::start(&rt, rt.mount(axum::Router::new())).await;
+    let socket = subscribed_to(server.addr, "ticks")
+        .await
+        .into_socket()
+        .into_std()
+        .unwrap();
+    socket.set_nonblocking(false).unwrap();
+    socket.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+    // Lets the stream's task finish its own writes and wait, idle.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for i in 0..3 {
+        assert_eq!(
+            rt.send_to("ticks", &i, axum_realtime::everyone)
+                .unwrap()
+                .reached,
+            1
+        );
+        let expected = format!("event:ticks\ndata:{i}\n\n");
+        let mut read = String::new();
+        while !read.contains(&expected) {
+            let mut buf = [0; 512];
+            let n = (&socket)
+                .read(&mut buf)
+                .unwrap_or_else(|err| panic!("frame {i} not written by the send: {err}"));
+            assert!(n > 0, "the stream ended");
+            read.push_str(std::str::from_utf8(&buf[..n]).unwrap());
+        }
+    }
+}
+
+/// Several publishers at once, on three topics, to clients subscribed to all three: each
+/// frame is written by a send (by the sender itself, or by the send's writer tasks for more
+/// than a few streams) when it finds its stream idle, and by the stream's own task when it
+/// finds frames queued or a write in progress. Every client still gets every message once and
+/// in each publisher's order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_sends_written_by_senders_and_streams_arrive_once_and_in_order() {
+    const CLIENTS: usize = 40;
+    const SENDS: usize = 300;
+    const TOPICS: [&str; 3] = ["a", "b", "c"];
+    let rt = Realtime::builder()
+        .queue_capacity(100_000)
+        .hold_above_cores(f64::INFINITY)
+        .build();
+    let server = TestServer::start(&rt, rt.mount(axum::Router::new())).await;
+    let mut streams = Vec::new();
+    for _ in 0..CLIENTS {
+        let mut stream = SseStream::open(server.addr, &[]).await;
+        let id = stream.client_id().await;
+        let body = format!(r#"{{"clientId":"{id}","subscriptions":["a","b","c"]}}"#);
+        assert_eq!(post_realtime(server.addr, &body, None).await.status, 204);
+        streams.push(stream);
+    }
+    // One publisher on a thread of its own (no runtime: it writes every frame itself), two
+    // as tasks (their sends hand frames to writer tasks).
+    let on_thread = {
+        let rt = rt.clone();
+        std::thread::spawn(move || {
+            for seq in 0..SENDS {
+                let sent = rt.send_to("a", &format!("a:{seq}"), axum_realtime::everyone);
+                assert_eq!(sent.unwrap().reached, CLIENTS);
+            }
+        })
+    };
+    let tasks: Vec<_> = ["b", "c"]
+        .into_iter()
+        .map(|topic| {
+            let rt = rt.clone();
+            tokio::spawn(async move {
+                for seq in 0..SENDS {
+                    let data = format!("{topic}:{seq}");
+                    let sent = rt.send_to(topic, &data, axum_realtime::everyone);
+                    assert_eq!(sent.unwrap().reached, CLIENTS);
+                    if seq % 8 == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+            })
+        })
+        .collect();
+    for (client, stream) in streams.iter_mut().enumerate() {
+        let mut next = [0usize; TOPICS.len()];
+        for _ in 0..SENDS * TOPICS.len() {
+            let event = stream
+                .next_event(READ_TIMEOUT)
+                .await
+                .unwrap_or_else(|| panic!("client {client} stopped at {next:?}"));
+            let data = data_of(&event).trim_matches('"');
+            let (topic, seq) = data.split_once(':').expect("topic:seq");
+            let topic = TOPICS.iter().position(|t| *t == topic).unwrap();
+            assert_eq!(
+                seq.parse::<usize>().unwrap(),
+                next[topic],
+                "client {client}, topic {topic}"
+            );
+            next[topic] += 1;
+        }
+        assert!(
+            stream.next_event(Duration::from_millis(50)).await.is_none(),
+            "client {client}: nothing twice"
+        );
+    }
+    on_thread.join().unwrap();
+    for task in tasks {
+        task.await.unwrap();
+    }
 }

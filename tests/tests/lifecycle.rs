@@ -67,7 +67,10 @@ async fn disconnect_all_ends_every_stream() {
     }
 }
 
-// One thread: the sends below run back to back, with no chance for the stream to drain.
+// One thread: the sends below run back to back, with no chance for the stream's task to
+// drain. The slow client reads nothing, and the messages are large enough to fill its
+// socket: the first is written in part (by the send itself, the stream being idle), and the
+// rest queue up behind it.
 #[tokio::test(flavor = "current_thread")]
 async fn a_full_queue_disconnects_only_that_client() {
     let rt = Realtime::builder().queue_capacity(4).build();
@@ -83,8 +86,9 @@ async fn a_full_queue_disconnects_only_that_client() {
     // Only the fast client's stream gets to drain between sends.
     let fast_client = rt.client(&fast_id).unwrap();
     let mut dropped = 0;
-    for n in 0..6 {
-        let delivery = rt.send_to("chat", &n, the_client(&slow_id)).unwrap();
+    let large = "x".repeat(8 << 20);
+    for _ in 0..6 {
+        let delivery = rt.send_to("chat", &large, the_client(&slow_id)).unwrap();
         dropped += delivery.dropped;
     }
     assert_eq!(dropped, 1, "the slow client overflowed once");

@@ -230,7 +230,7 @@ impl Client {
     /// Queues a frame; on overflow, hands the client to the broker for removal.
     pub(crate) fn push(&self, frame: bytes::Bytes) -> bool {
         match self.state.outbox.push(frame, None) {
-            Push::Queued => true,
+            Push::Queued | Push::Claimed => true,
             Push::Closed => false,
             Push::Overflowed => {
                 if let Some(broker) = self.state.broker.upgrade() {

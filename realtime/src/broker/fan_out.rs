@@ -18,6 +18,7 @@ use crate::broker::filter::Filter;
 use crate::broker::history::Entry;
 use crate::broker::order::Step;
 use crate::broker::outbox::Push;
+use crate::broker::writers::Claimed;
 use crate::wire::client_id::ClientId;
 use crate::wire::position::Position;
 use crate::wire::sse;
@@ -71,6 +72,8 @@ impl Shared {
         let mut overflowed = Vec::new();
         // Clients with keys with options, their keys, and whether the plain frame reached them.
         let mut keyed: Vec<(Client, Keys, bool)> = Vec::new();
+        // Idle streams whose next write this send claimed, written once the index is free.
+        let mut claimed = Claimed::default();
         let (id, hold) = {
             let topics = self.read_topics();
             // Numbered in the application's order (given, from the engine), or this broker's.
@@ -109,6 +112,9 @@ impl Shared {
                 Duration::ZERO
             };
             let hold = pace.record(now, max_delay);
+            // Idle streams' frames are written by the send's writers, unless the server is
+            // busy: then every frame goes to its stream's own task, to share its writes.
+            let claim = max_delay.is_zero();
             // Clients of the plain topic whose stream had not written earlier frames yet.
             let (mut behind, mut plain_clients) = (0, 0);
             for (client_id, subscriber) in subscribers {
@@ -117,15 +123,20 @@ impl Shared {
                 }
                 let mut queued = false;
                 if subscriber.plain {
-                    let (pushed, is_behind) = subscriber
-                        .client
-                        .state()
-                        .outbox
-                        .push_behind(plain.clone(), hold);
+                    let (pushed, is_behind) =
+                        subscriber
+                            .client
+                            .state()
+                            .outbox
+                            .push_behind(plain.clone(), hold, claim);
                     behind += usize::from(is_behind);
                     plain_clients += 1;
                     match pushed {
                         Push::Queued => queued = true,
+                        Push::Claimed => {
+                            queued = true;
+                            claimed.push(subscriber.client.clone());
+                        }
                         Push::Closed => continue,
                         Push::Overflowed => {
                             overflowed.push(subscriber.client.clone());
@@ -141,23 +152,8 @@ impl Shared {
             pace.record_behind(behind, plain_clients);
             (id, hold)
         };
-        let mut frames: HashMap<usize, Bytes> = HashMap::new();
-        for (client, keys, mut queued) in keyed {
-            for key in keys.iter() {
-                let frame = frames
-                    .entry(index::identity(key))
-                    .or_insert_with(|| sse::event(&id, key, data));
-                match client.state().outbox.push(frame.clone(), hold) {
-                    Push::Queued => queued = true,
-                    Push::Closed => break,
-                    Push::Overflowed => {
-                        overflowed.push(client.clone());
-                        break;
-                    }
-                }
-            }
-            delivery.reached += usize::from(queued);
-        }
+        claimed.write(&self.counters);
+        delivery.reached += Self::queue_keyed(keyed, &id, data, hold, &mut overflowed);
         delivery.dropped = overflowed.len();
         // Counted once per send, from the fan-out's own tally: nothing per delivery.
         self.counters.sent(delivery.reached);
@@ -173,6 +169,37 @@ impl Shared {
         }
         self.reap();
         delivery
+    }
+
+    /// Queues a send's frames for clients with keys with options (`keyed`: each client, its
+    /// keys, and whether the plain frame reached it), each key's frame built once; notes the
+    /// clients that overflowed. Returns how many clients it reached.
+    fn queue_keyed(
+        keyed: Vec<(Client, Keys, bool)>,
+        id: &Position<'_>,
+        data: &[u8],
+        hold: Option<Instant>,
+        overflowed: &mut Vec<Client>,
+    ) -> usize {
+        let mut reached = 0;
+        let mut frames: HashMap<usize, Bytes> = HashMap::new();
+        for (client, keys, mut queued) in keyed {
+            for key in keys.iter() {
+                let frame = frames
+                    .entry(index::identity(key))
+                    .or_insert_with(|| sse::event(id, key, data));
+                match client.state().outbox.push(frame.clone(), hold) {
+                    Push::Queued | Push::Claimed => queued = true,
+                    Push::Closed => break,
+                    Push::Overflowed => {
+                        overflowed.push(client.clone());
+                        break;
+                    }
+                }
+            }
+            reached += usize::from(queued);
+        }
+        reached
     }
 
     #[cfg_attr(

@@ -46,6 +46,7 @@ mod replay;
 mod request_auth;
 pub(crate) mod stats;
 mod subscribe;
+mod writers;
 
 use index::{Grouped, Topics};
 use registry::Registry;

@@ -8,15 +8,23 @@
 //! the next frames to join it), unless the queue already fills a write: `MAX_BATCH` frames
 //! or `HOLD_BYTES`. A push says whether it found frames still queued (the client is behind):
 //! what earns a topic its holds (`pace`).
+//!
+//! A stream written straight to its TCP socket lends the outbox a weak reference to it: a
+//! push that finds the stream idle (nothing queued, nothing being written) may then claim the
+//! next write instead of waking the stream's task, and the fan-out's writers (`writers`) write
+//! the frame from there. One writer at a time, either way: the stream's task while it writes
+//! what it drained, the claimant until it has written or given back its frame.
 
 use std::collections::VecDeque;
-use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Waker};
+use std::sync::{Mutex, MutexGuard, PoisonError, Weak};
+use std::task::{Context, Poll, Waker};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
+use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::broker::stats::DisconnectReason;
+use crate::wire::sse;
 
 /// The most frames a stream takes, and writes, at a time.
 pub(crate) const MAX_BATCH: usize = 16;
@@ -30,6 +38,10 @@ const HOLD_BYTES: usize = 32 * 1024;
 pub(crate) enum Push {
     /// Queued for the stream.
     Queued,
+    /// Queued for an idle stream whose next write the caller claimed: the stream is not
+    /// woken, and the caller must call [`Outbox::write_claimed`] (or
+    /// [`Outbox::give_back_claim`]).
+    Claimed,
     /// The queue was full (in messages or bytes): the outbox is now closed and its frames
     /// dropped, because a client that falls this far behind would otherwise hold memory
     /// without bound.
@@ -54,7 +66,7 @@ pub(crate) struct Limits {
 /// the oldest frame, the byte count and the hold: all that a drain taking one frame reads. The
 /// second holds what a push or a drain finding nothing reads besides. The oldest frame sits in
 /// the outbox itself, so a stream that keeps up (one frame at a time) never touches the
-/// deque's buffer (a third line, elsewhere), and a quiet client has no buffer at all.
+/// deque (boxed, elsewhere), and a quiet client has no deque at all.
 #[repr(C, align(64))]
 pub(crate) struct Outbox {
     state: Mutex<State>,
@@ -75,19 +87,32 @@ struct State {
     // The second.
     /// Why the outbox closed, once it has: one byte, as a `bool` would be.
     closed: Option<DisconnectReason>,
+    /// The stream's task took frames and is writing them: nobody else may write.
+    writing: bool,
+    /// A push claimed the next write (see [`Push::Claimed`]): the stream's task waits for it.
+    claimed: bool,
+    /// A claimant wrote since the stream last asked (its idle timer and heartbeat count it).
+    wrote_elsewhere: bool,
     /// [`Limits::messages`], at least 1. Four bytes, so that the state fits its two lines:
     /// a queue of four billion frames would not fit in memory anyway.
     max_messages: u32,
     waker: Option<Waker>,
-    /// The frames queued after `first`, oldest first.
-    rest: VecDeque<Bytes>,
+    /// The frames queued after `first`, oldest first; boxed, so that a client that keeps up
+    /// pays one word for it (the socket's reference fits in this line for it).
+    #[allow(
+        clippy::box_collection,
+        reason = "a word in this cache line instead of four; made only for a client behind"
+    )]
+    rest: Option<Box<VecDeque<Bytes>>>,
     /// [`Limits::bytes`].
     max_bytes: usize,
+    /// The stream's TCP socket, while the stream lets claimants write it.
+    socket: Option<Weak<TcpStream>>,
 }
 
 impl State {
     fn len(&self) -> usize {
-        usize::from(self.first.is_some()) + self.rest.len()
+        usize::from(self.first.is_some()) + self.rest.as_ref().map_or(0, |rest| rest.len())
     }
 
     fn is_empty(&self) -> bool {
@@ -98,13 +123,13 @@ impl State {
         if self.first.is_none() {
             self.first = Some(frame);
         } else {
-            self.rest.push_back(frame);
+            self.rest.get_or_insert_default().push_back(frame);
         }
     }
 
     fn pop_front(&mut self) -> Option<Bytes> {
         let first = self.first.take();
-        self.first = self.rest.pop_front();
+        self.first = self.rest.as_mut().and_then(|rest| rest.pop_front());
         first
     }
 }
@@ -139,12 +164,18 @@ impl Outbox {
 
     /// Queues `frame`, which may wait until `hold` for others to share its write.
     pub(crate) fn push(&self, frame: Bytes, hold: Option<Instant>) -> Push {
-        self.push_behind(frame, hold).0
+        self.push_behind(frame, hold, false).0
     }
 
     /// [`push`](Self::push), and whether the frame was queued behind others the stream had
-    /// not written yet: its client is behind.
-    pub(crate) fn push_behind(&self, frame: Bytes, hold: Option<Instant>) -> (Push, bool) {
+    /// not written yet: its client is behind. With `claim`, a frame for an idle stream that
+    /// lent its socket comes back [`Push::Claimed`].
+    pub(crate) fn push_behind(
+        &self,
+        frame: Bytes,
+        hold: Option<Instant>,
+        claim: bool,
+    ) -> (Push, bool) {
         let mut state = self.lock();
         if state.closed.is_some() {
             return (Push::Closed, false);
@@ -161,7 +192,7 @@ impl Outbox {
                 DisconnectReason::ByteBudget
             });
             state.first = None;
-            state.rest = VecDeque::new();
+            state.rest = None;
             state.bytes = 0;
             return (Self::wake(state, Push::Overflowed), true);
         }
@@ -179,12 +210,81 @@ impl Outbox {
         state.hold = due;
         state.bytes = bytes;
         state.push_back(frame);
+        if claim && was_empty && !state.writing && !state.claimed && state.socket.is_some() {
+            state.claimed = true;
+            return (Push::Claimed, false);
+        }
         let pushed = if wake {
             Self::wake(state, Push::Queued)
         } else {
             Push::Queued
         };
         (pushed, !was_empty)
+    }
+
+    /// Lends the stream's socket to claimants (see [`Push::Claimed`]).
+    pub(crate) fn lend_socket(&self, socket: Weak<TcpStream>) {
+        self.lock().socket = Some(socket);
+    }
+
+    /// Writes the frame a push claimed, as far as the socket takes it without waiting, and
+    /// gives the turn back: the stream's task is woken if anything is left to write (the rest
+    /// of that frame, frames queued since, or the end). Returns the event bytes written whole,
+    /// for the counters. The write is made under the outbox's lock, so that a push on another
+    /// thread queues behind it; a failed one leaves the frame to the stream's task, which
+    /// meets the error itself.
+    pub(crate) fn write_claimed(&self) -> usize {
+        let mut state = self.lock();
+        if !std::mem::take(&mut state.claimed) {
+            return 0;
+        }
+        let socket = state.socket.as_ref().and_then(Weak::upgrade);
+        let mut events = 0;
+        let queued = &mut *state;
+        if let (Some(socket), Some(first)) = (socket, queued.first.as_mut())
+            && let Ok(n) = socket.try_write(first)
+        {
+            queued.wrote_elsewhere = true;
+            queued.bytes -= n;
+            if n == first.len() {
+                events = sse::event_in(first).len();
+                queued.pop_front();
+            } else {
+                // The stream writes the rest (and counts what it reads as its event there: the
+                // byte counters may be off by a few bytes when a client's socket fills).
+                first.advance(n);
+            }
+        }
+        if !state.is_empty() || state.closed.is_some() {
+            Self::wake(state, Push::Queued);
+        }
+        events
+    }
+
+    /// Gives back a claim without writing: the stream's task writes the frame.
+    pub(crate) fn give_back_claim(&self) {
+        let mut state = self.lock();
+        if std::mem::take(&mut state.claimed) {
+            Self::wake(state, Push::Queued);
+        }
+    }
+
+    /// Whether a claimant wrote since the last call.
+    pub(crate) fn take_wrote_elsewhere(&self) -> bool {
+        std::mem::take(&mut self.lock().wrote_elsewhere)
+    }
+
+    /// Takes the socket back for good, once no claimant is writing it: the stream writes its
+    /// end itself.
+    pub(crate) fn poll_take_socket_back(&self, cx: &Context<'_>) -> Poll<()> {
+        let mut state = self.lock();
+        state.socket = None;
+        if state.claimed {
+            Self::register(&mut state, cx);
+            return Poll::Pending;
+        }
+        state.writing = true;
+        Poll::Ready(())
     }
 
     fn wake(mut state: MutexGuard<'_, State>, outcome: Push) -> Push {
@@ -237,6 +337,12 @@ impl Outbox {
         now: impl FnOnce() -> Option<Instant>,
     ) -> Drain {
         let mut state = self.lock();
+        // Called again once what it took was written.
+        state.writing = false;
+        if state.claimed {
+            Self::register(&mut state, cx);
+            return Drain::Empty; // the claimant wakes it when done
+        }
         if state.is_empty() {
             if state.closed.is_some() {
                 return Drain::Ended;
@@ -262,6 +368,7 @@ impl Outbox {
         state.bytes -= taken;
         // What is left (more than one write holds) goes out next, without waiting.
         state.hold = None;
+        state.writing = true;
         Drain::Frames(n)
     }
 
@@ -331,7 +438,7 @@ mod tests {
     #[test]
     fn a_frame_queued_behind_unwritten_ones_says_so() {
         let outbox = bounded(8);
-        let behind = |frame| outbox.push_behind(Bytes::from_static(frame), None);
+        let behind = |frame| outbox.push_behind(Bytes::from_static(frame), None, false);
         assert_eq!(behind(b"a"), (Push::Queued, false));
         assert_eq!(behind(b"b"), (Push::Queued, true));
         assert_eq!(drain(&outbox), Ok(frames(&[b"a", b"b"])));
@@ -525,6 +632,123 @@ mod tests {
         let state = std::ptr::from_ref(&*outbox.lock()).addr() - start;
         assert!(state + offset_of!(State, hold) + size_of::<Option<Instant>>() <= 64);
         assert!(state + offset_of!(State, closed) >= 64);
+    }
+
+    /// A connected loopback pair: the server's end, shared as a stream lends it, and the
+    /// client's.
+    async fn socket_pair() -> (Arc<TcpStream>, std::net::TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        (Arc::new(server), client)
+    }
+
+    fn read_exactly(client: &std::net::TcpStream, n: usize) -> Vec<u8> {
+        use std::io::Read;
+        let mut buf = vec![0; n];
+        (&*client).read_exact(&mut buf).expect("the bytes written");
+        buf
+    }
+
+    fn claim(outbox: &Outbox, frame: &'static [u8]) -> Push {
+        outbox.push_behind(Bytes::from_static(frame), None, true).0
+    }
+
+    #[tokio::test]
+    async fn only_an_idle_stream_that_lent_its_socket_is_claimed() {
+        let (server, client) = socket_pair().await;
+        let outbox = bounded(8);
+        assert_eq!(claim(&outbox, b"a"), Push::Queued, "no socket lent");
+        assert_eq!(drain(&outbox), Ok(frames(&[b"a"])));
+        outbox.lend_socket(Arc::downgrade(&server));
+        assert_eq!(
+            claim(&outbox, b"b"),
+            Push::Queued,
+            "the stream is writing a"
+        );
+        assert_eq!(drain(&outbox), Ok(frames(&[b"b"])));
+        assert_eq!(drain(&outbox), Err(Drain::Empty), "b written: idle");
+        assert_eq!(outbox.push(Bytes::from_static(b"c"), None), Push::Queued);
+        assert_eq!(claim(&outbox, b"d"), Push::Queued, "behind c");
+        assert_eq!(drain(&outbox), Ok(frames(&[b"c", b"d"])));
+        assert_eq!(drain(&outbox), Err(Drain::Empty));
+        assert_eq!(claim(&outbox, b"e"), Push::Claimed);
+        assert_eq!(claim(&outbox, b"f"), Push::Queued, "one claim at a time");
+        assert_eq!(
+            drain(&outbox),
+            Err(Drain::Empty),
+            "the claimant writes first"
+        );
+        assert!(!outbox.take_wrote_elsewhere());
+        assert_eq!(
+            outbox.write_claimed(),
+            0,
+            "e is no event of a chunk: no event bytes"
+        );
+        assert!(outbox.take_wrote_elsewhere());
+        assert_eq!(read_exactly(&client, 1), b"e");
+        assert_eq!(drain(&outbox), Ok(frames(&[b"f"])), "what came behind it");
+    }
+
+    #[tokio::test]
+    async fn a_claimed_frame_is_written_whole_or_its_rest_left_to_the_stream() {
+        let (server, client) = socket_pair().await;
+        let outbox = bounded(8);
+        outbox.lend_socket(Arc::downgrade(&server));
+        let (waker, woken) = counting_waker();
+        let mut out: [Option<Bytes>; MAX_BATCH] = Default::default();
+        let mut poll = || outbox.poll_drain(&mut Context::from_waker(&waker), &mut out, || None);
+        assert_eq!(poll(), Drain::Empty);
+        let chunk = sse::event("1", "t", b"x");
+        assert_eq!(
+            outbox.push_behind(chunk.clone(), None, true).0,
+            Push::Claimed
+        );
+        assert_eq!(outbox.write_claimed(), sse::event_in(&chunk).len());
+        assert_eq!(read_exactly(&client, chunk.len()), chunk);
+        assert_eq!(woken(), 0, "nothing left for the stream");
+        // Larger than the socket takes while the client reads nothing.
+        let large = Bytes::from(vec![b'x'; 64 << 20]);
+        assert_eq!(
+            outbox.push_behind(large.clone(), None, true).0,
+            Push::Claimed
+        );
+        assert_eq!(outbox.write_claimed(), 0, "not written whole");
+        assert_eq!(woken(), 1, "the stream writes the rest");
+        let rest = outbox.queued_bytes();
+        assert!(0 < rest && rest < large.len(), "{rest}");
+        let mut out: [Option<Bytes>; 1] = Default::default();
+        let cx = &mut Context::from_waker(Waker::noop());
+        assert_eq!(outbox.poll_drain(cx, &mut out, || None), Drain::Frames(1));
+        assert_eq!(out[0].take().unwrap(), large.slice(large.len() - rest..));
+    }
+
+    #[tokio::test]
+    async fn a_claim_given_back_or_a_gone_socket_leaves_the_frame_to_the_stream() {
+        let (server, _client) = socket_pair().await;
+        let (waker, woken) = counting_waker();
+        let outbox = bounded(8);
+        outbox.lend_socket(Arc::downgrade(&server));
+        assert_eq!(claim(&outbox, b"a"), Push::Claimed);
+        outbox.give_back_claim();
+        assert_eq!(woken(), 0, "no stream waiting yet");
+        assert_eq!(drain(&outbox), Ok(frames(&[b"a"])));
+        assert_eq!(drain(&outbox), Err(Drain::Empty));
+        drop(server); // the stream ended
+        assert_eq!(claim(&outbox, b"b"), Push::Claimed);
+        let cx = Context::from_waker(&waker);
+        assert!(
+            outbox.poll_take_socket_back(&cx).is_pending(),
+            "a claimant holds it"
+        );
+        assert_eq!(outbox.write_claimed(), 0);
+        assert_eq!(woken(), 1, "b is left to the stream");
+        assert!(outbox.poll_take_socket_back(&cx).is_ready());
+        assert_eq!(claim(&outbox, b"c"), Push::Queued, "taken back for good");
+        assert_eq!(drain(&outbox), Ok(frames(&[b"b", b"c"])));
     }
 
     #[test]

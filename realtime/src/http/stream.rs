@@ -67,6 +67,31 @@ impl EventStream {
         self.registration.span()
     }
 
+    /// Frames the fan-out's writers wrote count as the stream's own for its timers.
+    fn note_writes_elsewhere(registration: &Connected, idle_check: &mut bool, tick: &mut bool) {
+        if registration.client().state().outbox.take_wrote_elsewhere() {
+            *idle_check = true;
+            *tick = true;
+        }
+    }
+
+    /// Lets the fan-out's writers write frames to the stream's socket while it is idle (see
+    /// `broker::outbox`).
+    pub(crate) fn lend_socket(&self, socket: std::sync::Weak<tokio::net::TcpStream>) {
+        self.registration
+            .client()
+            .state()
+            .outbox
+            .lend_socket(socket);
+    }
+
+    /// Takes the socket back from the fan-out's writers, once none is writing it: the stream
+    /// ends, and writes its end itself.
+    pub(crate) fn poll_take_socket_back(&self, cx: &Context<'_>) -> Poll<()> {
+        let outbox = &self.registration.client().state().outbox;
+        outbox.poll_take_socket_back(cx)
+    }
+
     /// Counts a batch of `bytes` of events written.
     pub(crate) fn note_written(&self, bytes: usize) {
         self.registration.counters().wrote(bytes);
@@ -119,6 +144,11 @@ impl EventStream {
             && expired.is_none()
         {
             while sleep.as_mut().poll(cx).is_ready() {
+                Self::note_writes_elsewhere(
+                    &self.registration,
+                    &mut self.wrote_since_idle_check,
+                    &mut self.wrote_since_tick,
+                );
                 if !std::mem::take(&mut self.wrote_since_idle_check) {
                     expired = Some(DisconnectReason::IdleTimeout);
                     break;
@@ -132,11 +162,19 @@ impl EventStream {
         }
         if let Some(heartbeat) = &mut self.heartbeat {
             while heartbeat.poll_tick(cx).is_ready() {
-                if !std::mem::take(&mut self.wrote_since_tick)
-                    && let Some(slot) = out.first_mut()
-                {
-                    *slot = Some(Bytes::from_static(sse::HEARTBEAT));
-                    return Poll::Ready(Some(1));
+                Self::note_writes_elsewhere(
+                    &self.registration,
+                    &mut self.wrote_since_idle_check,
+                    &mut self.wrote_since_tick,
+                );
+                if !std::mem::take(&mut self.wrote_since_tick) {
+                    // Queued like any frame, so that it waits for a fan-out writer's turn;
+                    // the push wakes the stream (or the writer does, when done).
+                    let _ = self
+                        .registration
+                        .client()
+                        .push(Bytes::from_static(sse::HEARTBEAT));
+                    return Poll::Pending;
                 }
             }
         }

@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -51,9 +51,17 @@ impl Connection {
         &self.handoff
     }
 
-    /// Hyper is done with the connection: a stream taken over is written to it directly.
-    pub(crate) fn write_directly(&mut self) {
-        self.through_hyper = false;
+    /// Hyper is done with the connection: a stream taken over is written to it directly,
+    /// by its task and (for a plain TCP stream, through the weak reference returned) by the
+    /// fan-out's writers while the stream is idle.
+    pub(crate) fn write_directly(self) -> (Self, Option<Weak<TcpStream>>) {
+        let (stream, shared) = self.stream.share();
+        let conn = Self {
+            stream,
+            through_hyper: false,
+            ..self
+        };
+        (conn, shared)
     }
 
     pub(crate) fn set_nodelay(&self) -> io::Result<()> {

@@ -2,7 +2,9 @@
 //! request (see `http1`), the connection writes the head the router answered with and then the
 //! frames (already HTTP chunks, built once per send) straight to the socket: no per-connection
 //! HTTP buffers stay allocated for the stream's lifetime, and a delivery costs at most one
-//! write, shared with whatever else was queued for the client.
+//! write, shared with whatever else was queued for the client. A plain TCP socket is lent to
+//! the fan-out's writers, which write frames for the stream while it is idle (see
+//! `broker::writers`); the stream takes it back to write its end.
 
 use std::future::poll_fn;
 use std::io::{self, IoSlice};
@@ -31,14 +33,18 @@ pub(crate) async fn serve(conn: Connection, mut body: EventStream, headers: Head
     write_stream(conn, body, headers).instrument(span).await;
 }
 
-async fn write_stream(mut conn: Connection, mut body: EventStream, headers: HeaderMap) {
-    conn.write_directly();
+async fn write_stream(conn: Connection, mut body: EventStream, headers: HeaderMap) {
+    let (mut conn, socket) = conn.write_directly();
     let head = head(&headers);
     drop(headers);
     if conn.write_all(&head).await.is_err() || conn.flush().await.is_err() {
         return;
     }
     drop(head);
+    // From here the fan-out's writers may write frames while the stream is idle.
+    if let Some(socket) = socket {
+        body.lend_socket(socket);
+    }
     let mut probe = [0u8; 64];
     let mut frames: [Option<Bytes>; MAX_BATCH] = Default::default();
     loop {
@@ -58,6 +64,7 @@ async fn write_stream(mut conn: Connection, mut body: EventStream, headers: Head
         })
         .await;
         let Some(count) = next else {
+            poll_fn(|cx| body.poll_take_socket_back(cx)).await;
             let _ = conn.write_all(b"0\r\n\r\n").await;
             let _ = conn.shutdown().await;
             return;

@@ -43,6 +43,7 @@ mod http1;
 mod http2;
 mod limits;
 mod protocol;
+mod shared_tcp;
 mod socket;
 #[cfg(feature = "tls")]
 mod tls;

@@ -1,16 +1,20 @@
-//! The bytes under a connection: the accepted TCP stream itself, or (feature `tls`) the TLS
-//! session over it. The TLS session is boxed so that a plain connection stays as small as
+//! The bytes under a connection: the accepted TCP stream itself (shared once an event stream
+//! writes it directly, see `shared_tcp`), or (feature `tls`) the TLS session over it. The TLS session is boxed so that a plain connection stays as small as
 //! its TCP stream.
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
+use super::shared_tcp::SharedTcp;
+
 pub(crate) enum Socket {
     Plain(TcpStream),
+    Shared(SharedTcp),
     #[cfg(feature = "tls")]
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
 }
@@ -19,8 +23,28 @@ impl Socket {
     pub(crate) fn tcp(&self) -> &TcpStream {
         match self {
             Self::Plain(tcp) => tcp,
+            Self::Shared(shared) => shared.tcp(),
             #[cfg(feature = "tls")]
             Self::Tls(tls) => tls.get_ref().0,
+        }
+    }
+
+    /// The socket, with its TCP stream shared if it is a plain one, and a weak reference to
+    /// that stream for others to write it while it lives; a TLS session stays whole (its
+    /// records are written by one writer only).
+    pub(crate) fn share(self) -> (Self, Option<Weak<TcpStream>>) {
+        match self {
+            Self::Plain(tcp) => {
+                let shared = SharedTcp::new(tcp);
+                let weak = Arc::downgrade(shared.tcp());
+                (Self::Shared(shared), Some(weak))
+            }
+            Self::Shared(shared) => {
+                let weak = Arc::downgrade(shared.tcp());
+                (Self::Shared(shared), Some(weak))
+            }
+            #[cfg(feature = "tls")]
+            tls @ Self::Tls(_) => (tls, None),
         }
     }
 
@@ -28,7 +52,7 @@ impl Socket {
     #[cfg(feature = "tls")]
     pub(crate) fn negotiated_h2(&self) -> bool {
         match self {
-            Self::Plain(_) => false,
+            Self::Plain(_) | Self::Shared(_) => false,
             Self::Tls(tls) => tls.get_ref().1.alpn_protocol() == Some(b"h2"),
         }
     }
@@ -39,6 +63,10 @@ macro_rules! delegate {
     ($self:ident, $stream:ident => $call:expr) => {
         match $self.get_mut() {
             Socket::Plain($stream) => {
+                let $stream = Pin::new($stream);
+                $call
+            }
+            Socket::Shared($stream) => {
                 let $stream = Pin::new($stream);
                 $call
             }
@@ -81,6 +109,7 @@ impl AsyncWrite for Socket {
     fn is_write_vectored(&self) -> bool {
         match self {
             Self::Plain(tcp) => tcp.is_write_vectored(),
+            Self::Shared(shared) => shared.is_write_vectored(),
             #[cfg(feature = "tls")]
             Self::Tls(tls) => tls.is_write_vectored(),
         }
