@@ -166,8 +166,9 @@ async fn concurrent_sends_written_by_senders_and_streams_arrive_once_and_in_orde
         assert_eq!(post_realtime(server.addr, &body, None).await.status, 204);
         streams.push(stream);
     }
-    // One publisher on a thread of its own (no runtime: it writes every frame itself), two
-    // as tasks (their sends hand frames to writer tasks).
+    // One publisher on a thread of its own (outside the runtime, with more streams than it
+    // writes itself: its frames go to the streams' tasks), two as tasks (their sends hand
+    // frames for idle streams to writer tasks).
     let on_thread = {
         let rt = rt.clone();
         std::thread::spawn(move || {

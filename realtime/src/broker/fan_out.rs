@@ -114,7 +114,7 @@ impl Shared {
             let hold = pace.record(now, max_delay);
             // Idle streams' frames are written by the send's writers, unless the server is
             // busy: then every frame goes to its stream's own task, to share its writes.
-            let claim = max_delay.is_zero();
+            let claim = max_delay.is_zero() && Claimed::can_write(subscribers.len());
             // Clients of the plain topic whose stream had not written earlier frames yet.
             let (mut behind, mut plain_clients) = (0, 0);
             for (client_id, subscriber) in subscribers {

@@ -26,6 +26,13 @@ pub(super) struct Claimed {
 }
 
 impl Claimed {
+    /// Whether claims for up to `streams` streams can be written well from here: a sender
+    /// outside the runtime (the Redis engine's thread, say) has no writer tasks to share many
+    /// with, and the streams' own tasks write them in parallel instead.
+    pub(super) fn can_write(streams: usize) -> bool {
+        streams <= WRITTEN_BY_THE_SENDER || tokio::runtime::Handle::try_current().is_ok()
+    }
+
     pub(super) fn push(&mut self, client: Client) {
         self.clients.push(client);
     }
