@@ -129,15 +129,22 @@ async fn sends_deliveries_and_bytes_written_add_up_on_both_paths() {
     }
 }
 
-// One thread: the sends below run back to back, with no chance for the stream to drain.
+// One thread: the sends below run back to back, with no chance for the stream's task to
+// drain. The client reads nothing, and the first message is large enough to fill its socket:
+// the send writes what the socket takes (the stream being idle), the rest stays queued, and
+// what comes next queues behind it.
 #[tokio::test(flavor = "current_thread")]
 async fn overflowing_queues_are_counted_by_which_bound_they_hit() {
-    let rt = Realtime::builder().queue_capacity(3).build();
+    let large = "x".repeat(8 << 20);
+    let rt = Realtime::builder()
+        .queue_capacity(3)
+        .queue_bytes(usize::MAX)
+        .build();
     let server = serve(&rt).await;
     let mut stream = SseStream::open(server.addr, &[]).await;
     let id = stream.client_id().await;
     subscribe(&server, &id, r#"["chat"]"#).await;
-    let sent = rt.send_to("chat", &1, axum_realtime::everyone).unwrap();
+    let sent = rt.send_to("chat", &large, axum_realtime::everyone).unwrap();
     assert_eq!(sent.reached, 1);
     assert!(rt.stats().queued_bytes > 0, "queued, not yet written");
     let mut dropped = 0;
@@ -157,9 +164,11 @@ async fn overflowing_queues_are_counted_by_which_bound_they_hit() {
     let mut stream = SseStream::open(server.addr, &[]).await;
     let id = stream.client_id().await;
     subscribe(&server, &id, r#"["chat"]"#).await;
-    let big = "x".repeat(60);
-    let first = rt.send_to("chat", &big, axum_realtime::everyone).unwrap();
-    let second = rt.send_to("chat", &big, axum_realtime::everyone).unwrap();
+    // A frame onto an empty queue is always taken, however large; the next is over budget.
+    let first = rt.send_to("chat", &large, axum_realtime::everyone).unwrap();
+    let second = rt
+        .send_to("chat", &"x".repeat(60), axum_realtime::everyone)
+        .unwrap();
     assert_eq!((first.dropped, second.dropped), (0, 1));
     assert!(stream.ended_within(READ_TIMEOUT).await);
     ended_for(&rt, DisconnectReason::ByteBudget, 1).await;

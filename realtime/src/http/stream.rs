@@ -115,8 +115,11 @@ impl EventStream {
                 .poll_drain(cx, out, now)
             {
                 Drain::Frames(n) => {
-                    self.wrote_since_tick = true;
-                    self.wrote_since_idle_check = true;
+                    // A heartbeat (queued like a frame) is not a message: it neither holds off
+                    // the idle timeout nor the next heartbeat.
+                    let message = n > 1 || out[0].as_deref() != Some(sse::HEARTBEAT);
+                    self.wrote_since_tick |= message;
+                    self.wrote_since_idle_check |= message;
                     return Poll::Ready(Some(n));
                 }
                 Drain::Ended => return Poll::Ready(None),
