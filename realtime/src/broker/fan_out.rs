@@ -72,9 +72,7 @@ impl Shared {
         let mut overflowed = Vec::new();
         // Clients with keys with options, their keys, and whether the plain frame reached them.
         let mut keyed: Vec<(Client, Keys, bool)> = Vec::new();
-        // Idle streams whose next write this send claimed, written once the index is free.
-        let mut claimed = Claimed::default();
-        let (id, hold) = {
+        let (id, hold, claimed) = {
             let topics = self.read_topics();
             // Numbered in the application's order (given, from the engine), or this broker's.
             let position = at.unwrap_or_else(|| Position {
@@ -112,9 +110,14 @@ impl Shared {
                 Duration::ZERO
             };
             let hold = pace.record(now, max_delay);
-            // Idle streams' frames are written by the send's writers, unless the server is
-            // busy: then every frame goes to its stream's own task, to share its writes.
-            let claim = max_delay.is_zero() && Claimed::can_write(subscribers.len());
+            // The idle streams whose next write this send claims, written once the index is
+            // free, unless the server is busy: then every frame goes to its stream's own task,
+            // to share its writes.
+            let mut claimed = if max_delay.is_zero() {
+                Claimed::for_send(subscribers.len())
+            } else {
+                None
+            };
             // Clients of the plain topic whose stream had not written earlier frames yet.
             let (mut behind, mut plain_clients) = (0, 0);
             for (client_id, subscriber) in subscribers {
@@ -123,19 +126,20 @@ impl Shared {
                 }
                 let mut queued = false;
                 if subscriber.plain {
-                    let (pushed, is_behind) =
-                        subscriber
-                            .client
-                            .state()
-                            .outbox
-                            .push_behind(plain.clone(), hold, claim);
+                    let (pushed, is_behind) = subscriber.client.state().outbox.push_behind(
+                        plain.clone(),
+                        hold,
+                        claimed.is_some(),
+                    );
                     behind += usize::from(is_behind);
                     plain_clients += 1;
                     match pushed {
                         Push::Queued => queued = true,
                         Push::Claimed => {
                             queued = true;
-                            claimed.push(subscriber.client.clone());
+                            if let Some(claimed) = &mut claimed {
+                                claimed.push(subscriber.client.clone());
+                            }
                         }
                         Push::Closed => continue,
                         Push::Overflowed => {
@@ -150,9 +154,11 @@ impl Shared {
                 }
             }
             pace.record_behind(behind, plain_clients);
-            (id, hold)
+            (id, hold, claimed)
         };
-        claimed.write(&self.counters);
+        if let Some(claimed) = claimed {
+            claimed.write(&self.counters);
+        }
         delivery.reached += Self::queue_keyed(keyed, &id, data, hold, &mut overflowed);
         delivery.dropped = overflowed.len();
         // Counted once per send, from the fan-out's own tally: nothing per delivery.

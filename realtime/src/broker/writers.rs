@@ -11,6 +11,8 @@
 
 use std::sync::Arc;
 
+use tokio::runtime::Handle;
+
 use crate::broker::client::Client;
 use crate::broker::stats::Counters;
 
@@ -20,29 +22,40 @@ const WRITTEN_BY_THE_SENDER: usize = 16;
 
 /// Claimed streams, each with one frame to write. Dropped unwritten (a writer task that the
 /// runtime dropped, say), they give their claims back to the streams' tasks.
-#[derive(Default)]
 pub(super) struct Claimed {
     clients: Vec<Client>,
+    /// The runtime to spawn writer tasks on, for a send to more streams than the sender
+    /// writes itself.
+    runtime: Option<Handle>,
 }
 
 impl Claimed {
-    /// Whether claims for up to `streams` streams can be written well from here: a sender
-    /// outside the runtime (the Redis engine's thread, say) has no writer tasks to share many
-    /// with, and the streams' own tasks write them in parallel instead.
-    pub(super) fn can_write(streams: usize) -> bool {
-        streams <= WRITTEN_BY_THE_SENDER || tokio::runtime::Handle::try_current().is_ok()
+    /// For a send to up to `streams` streams, or `None` if its frames should not be claimed
+    /// from here: a sender outside the runtime (the Redis engine's thread, say) has no writer
+    /// tasks to share many with, and the streams' own tasks write them in parallel instead.
+    pub(super) fn for_send(streams: usize) -> Option<Self> {
+        let runtime = if streams > WRITTEN_BY_THE_SENDER {
+            Some(Handle::try_current().ok()?)
+        } else {
+            None
+        };
+        Some(Self {
+            clients: Vec::with_capacity(streams),
+            runtime,
+        })
     }
 
     pub(super) fn push(&mut self, client: Client) {
         self.clients.push(client);
     }
 
-    /// Writes every claimed frame: here when they are few or there is no runtime to share
-    /// them with, otherwise in writer tasks, one per worker thread at most.
+    /// Writes every claimed frame: here when they are few, otherwise in writer tasks, one
+    /// per worker thread at most.
     pub(super) fn write(mut self, counters: &Arc<Counters>) {
         let count = self.clients.len();
-        let runtime = tokio::runtime::Handle::try_current()
-            .ok()
+        let runtime = self
+            .runtime
+            .take()
             .filter(|_| count > WRITTEN_BY_THE_SENDER);
         let Some(runtime) = runtime else {
             self.write_here(counters);
@@ -59,6 +72,7 @@ impl Claimed {
                 clients: self
                     .clients
                     .split_off(self.clients.len().saturating_sub(share)),
+                runtime: None,
             };
             let counters = Arc::clone(counters);
             runtime.spawn(async move { part.write_here(&counters) });

@@ -1,5 +1,6 @@
 //! The bytes under a connection: the accepted TCP stream itself (shared once an event stream
-//! writes it directly, see `shared_tcp`), or (feature `tls`) the TLS session over it. The TLS session is boxed so that a plain connection stays as small as
+//! writes it directly, see `shared_tcp`), or (feature `tls`) the TLS session over it. The TLS
+//! session is boxed so that a plain connection stays as small as
 //! its TCP stream.
 
 use std::io::{self, IoSlice};
@@ -33,19 +34,14 @@ impl Socket {
     /// that stream for others to write it while it lives; a TLS session stays whole (its
     /// records are written by one writer only).
     pub(crate) fn share(self) -> (Self, Option<Weak<TcpStream>>) {
-        match self {
-            Self::Plain(tcp) => {
-                let shared = SharedTcp::new(tcp);
-                let weak = Arc::downgrade(shared.tcp());
-                (Self::Shared(shared), Some(weak))
-            }
-            Self::Shared(shared) => {
-                let weak = Arc::downgrade(shared.tcp());
-                (Self::Shared(shared), Some(weak))
-            }
+        let shared = match self {
+            Self::Plain(tcp) => SharedTcp::new(tcp),
+            Self::Shared(shared) => shared,
             #[cfg(feature = "tls")]
-            tls @ Self::Tls(_) => (tls, None),
-        }
+            tls @ Self::Tls(_) => return (tls, None),
+        };
+        let weak = Arc::downgrade(shared.tcp());
+        (Self::Shared(shared), Some(weak))
     }
 
     /// Whether the client chose HTTP/2 in the TLS handshake (ALPN `h2`).
