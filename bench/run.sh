@@ -53,7 +53,12 @@ micro() {
   echo
   echo "== broker-micro: the broker alone, in memory; the write system call's floor"
   MICRO_OUT="$OUT/micro.md"
-  "$MICRO" | tee "$MICRO_OUT"
+  if [ "$MODE" = micro ]; then
+    "$MICRO" | tee "$MICRO_OUT"
+  else
+    # The latency floor is measured right after the sweep instead, next to the rows it bounds.
+    "$MICRO" --only broker,parallel,history,floor | tee "$MICRO_OUT"
+  fi
 }
 if [ "$MODE" = micro ]; then
   micro
@@ -345,12 +350,18 @@ rounds() {
 }
 
 # sweep: latency against the send rate at fixed rates, fan-outs from 10 to 5,000 subscribers
-# (SENDS/s × N subscribers = deliveries/s), 5 s each.
+# (SENDS/s × N subscribers = deliveries/s), 5 s each; then the latency floor of its largest
+# fan-outs (the same loads with nothing but the system calls, no server) to $OUT/floor.md.
+FLOOR_OUT=""
 sweep() {
   for point in 10x100 40x500 100x200 500x10 500x100 10x5000; do
     local sends="${point%x*}" n="${point#*x}"
     run "rate ${sends}/s × $n" --connections "$n" --rate $((sends * n)) --duration 5
   done
+  echo
+  echo "== broker-micro --only latency: the sweep's largest fan-outs with no server"
+  FLOOR_OUT="$OUT/floor.md"
+  "$MICRO" --only latency | grep -v '^broker-micro on ' | tee "$FLOOR_OUT"
 }
 
 # Many topics: 20 rooms × 50 subscribers, each room with its own publisher at 25 sends/s
@@ -420,6 +431,11 @@ fi
     echo "Scale-out (one node, alone or with Redis, against two nodes and Redis, N split between them; every send made on the first node):"
     echo
     cat "$NODES_OUT"
+  fi
+  if [ -n "$FLOOR_OUT" ]; then
+    echo
+    echo "The rate sweep's latency floor (\`broker-micro --only latency\`, run right after the sweep, with no server running):"
+    cat "$FLOOR_OUT"
   fi
   if [ -n "$MICRO_OUT" ]; then
     echo

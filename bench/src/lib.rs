@@ -14,6 +14,7 @@ pub mod floor;
 pub mod histogram;
 pub mod http;
 mod keys;
+pub mod latency_floor;
 pub mod loadgen;
 pub mod micro;
 pub mod procfs;

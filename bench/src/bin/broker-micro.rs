@@ -16,6 +16,7 @@ use axum::Router;
 use axum::body::Body;
 use axum_realtime::Realtime;
 use axum_realtime_bench::floor::{self, Receiver};
+use axum_realtime_bench::latency_floor;
 use axum_realtime_bench::micro::{self, Sample, median};
 
 const USAGE: &str = "\
@@ -29,7 +30,11 @@ options:
   --floor-writes W     writes per floor measurement (default 200000)
   --frame-bytes B      bytes per write of the floor (default 100)
   --stored M           sends kept per topic when measuring the history's memory (default 100000)
-  --only PART          broker | parallel | history | floor: one table only";
+  --only PARTS         a comma-separated list of broker, parallel, history, floor, latency:
+                       those tables only (default: all)";
+
+/// The tables, in the order they run.
+const PARTS: [&str; 5] = ["broker", "parallel", "history", "floor", "latency"];
 
 struct Options {
     samples: usize,
@@ -39,7 +44,7 @@ struct Options {
     floor_writes: u64,
     frame_bytes: usize,
     stored: usize,
-    only: Option<String>,
+    only: Option<Vec<String>>,
 }
 
 fn parse_options(args: &[String]) -> Result<Options, String> {
@@ -82,8 +87,12 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
             "--floor-writes" => options.floor_writes = number(&value)?,
             "--frame-bytes" => options.frame_bytes = count(&value)?,
             "--stored" => options.stored = count(&value)?,
-            "--only" if matches!(value.as_str(), "broker" | "parallel" | "history" | "floor") => {
-                options.only = Some(value);
+            "--only" => {
+                let parts: Vec<String> = value.split(',').map(str::to_owned).collect();
+                if let Some(bad) = parts.iter().find(|part| !PARTS.contains(&part.as_str())) {
+                    return Err(format!("`--only {bad}`: not a table\n{USAGE}"));
+                }
+                options.only = Some(parts);
             }
             _ => return Err(format!("unknown argument `{arg}`\n{USAGE}")),
         }
@@ -107,7 +116,10 @@ fn main() {
 }
 
 fn wants(options: &Options, part: &str) -> bool {
-    options.only.as_deref().is_none_or(|only| only == part)
+    options
+        .only
+        .as_ref()
+        .is_none_or(|only| only.iter().any(|p| p == part))
 }
 
 fn run(options: &Options) -> Result<(), String> {
@@ -136,6 +148,9 @@ fn run(options: &Options) -> Result<(), String> {
     }
     if wants(options, "floor") {
         floor_table(options)?;
+    }
+    if wants(options, "latency") {
+        latency_floor_table(options)?;
     }
     Ok(())
 }
@@ -467,6 +482,51 @@ fn floor_table(options: &Options) -> Result<(), String> {
             floor.system_us_per_write(),
             floor.reader_us_per_write()
         );
+    }
+    Ok(())
+}
+
+/// The rate sweep's heaviest rows, replayed with nothing but the write and read calls.
+fn latency_floor_table(options: &Options) -> Result<(), String> {
+    // (subscribers, sends per second, rounds): the sweep's rows with most subscribers.
+    const ROWS: [(usize, u32, u64); 3] = [(500, 40, 100), (1000, 20, 60), (5000, 10, 30)];
+    axum_realtime_bench::fd_limit::raise_fd_limit(2 * 5000 + 64);
+    println!();
+    println!(
+        "The latency floor of the rate sweep's largest fan-outs: at the row's send rate, one or two threads write a {}-byte frame \
+         to each of its loopback TCP connections (TCP_NODELAY; two threads take half each, as the server's writers do), and one \
+         current-thread tokio runtime reads them (a task per socket, as the load generator's clients), timing each frame from \
+         its round's start. No broker, no HTTP, no SSE parsing: what a server without overhead could reach here, its writes \
+         sharing the two cores with a reader like the load generator.",
+        options.frame_bytes
+    );
+    println!();
+    println!(
+        "| subscribers | sends/s | writer threads | reader threads | frames | p50 µs | p99 µs |"
+    );
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for (pairs, rate, rounds) in ROWS {
+        for (writers, readers) in [(1, 1), (2, 1), (2, 2)] {
+            eprintln!(
+                "broker-micro: the latency floor, {pairs} sockets at {rate}/s, {writers} writer(s)"
+            );
+            let interval = Duration::from_secs(1) / rate;
+            let floor = latency_floor::measure(
+                pairs,
+                writers,
+                readers,
+                options.frame_bytes,
+                rounds,
+                interval,
+            )
+            .map_err(|err| format!("the latency floor: {err}"))?;
+            println!(
+                "| {pairs} | {rate} | {writers} | {readers} | {} | {} | {} |",
+                floor.latencies.count(),
+                floor.latencies.quantile(0.5) / 1000,
+                floor.latencies.quantile(0.99) / 1000,
+            );
+        }
     }
     Ok(())
 }
