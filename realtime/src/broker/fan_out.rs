@@ -114,7 +114,7 @@ impl Shared {
             // free, unless the server is busy: then every frame goes to its stream's own task,
             // to share its writes.
             let mut claimed = if max_delay.is_zero() {
-                Claimed::for_send(subscribers.len())
+                Claimed::for_send(subscribers.len(), &self.serving_runtime)
             } else {
                 None
             };
@@ -332,5 +332,20 @@ mod tests {
             rt.client(client.id().as_str()).is_none(),
             "removed by the next connect"
         );
+    }
+
+    /// A send made outside any runtime spawns its writers on the runtime that served the
+    /// first stream (see `writers`): a stream opened outside one names none.
+    #[test]
+    fn the_first_stream_opened_in_a_runtime_names_it_for_writers() {
+        let rt = Realtime::builder().build();
+        let shared = rt.shared_arc();
+        let _outside = shared.connect(None, None, None, None);
+        assert!(shared.serving_runtime.get().is_none());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let _inside = runtime.block_on(async { shared.connect(None, None, None, None) });
+        assert!(shared.serving_runtime.get().is_some());
     }
 }

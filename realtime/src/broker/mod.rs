@@ -77,6 +77,9 @@ pub(crate) struct Shared {
     /// What carries sends to other nodes; unset in-process. Set once, just after the broker
     /// is made, because the engine holds a handle back to it.
     engine: OnceLock<Arc<dyn Engine>>,
+    /// The runtime the first stream was served on: writer tasks of a send made outside any
+    /// runtime go there (see `writers`).
+    serving_runtime: OnceLock<tokio::runtime::Handle>,
     /// The recent sends of the topics that keep a history.
     history: history::History,
     /// Held by each send while any topic keeps a history: positions then follow one order,
@@ -217,6 +220,7 @@ impl Realtime {
                 load,
                 overflowed: fan_out::Overflowed::default(),
                 engine: OnceLock::new(),
+                serving_runtime: OnceLock::new(),
                 history,
                 order: Mutex::new(()),
                 recent: recent::Recent::default(),
@@ -500,6 +504,11 @@ impl Shared {
         address_slot: Option<per_address::AddressSlot>,
     ) -> Connected {
         self.reap();
+        if self.serving_runtime.get().is_none()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let _ = self.serving_runtime.set(runtime);
+        }
         let id = match self.engine() {
             Some(engine) => ClientId::on_node(engine.node()),
             None => ClientId::random(),

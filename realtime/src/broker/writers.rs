@@ -4,12 +4,16 @@
 //! when they are few, otherwise by one task per worker thread of the runtime, each through an
 //! equal share of the streams: the same system calls, in parallel, for fewer cycles each.
 //!
+//! A sender outside any runtime (the Redis engine's thread, or an application's own thread)
+//! spawns its writer tasks on the runtime that serves the streams, remembered when the first
+//! stream connected.
+//!
 //! Claims are made only while the server is not busy (see `load`): a busy server queues
 //! frames for the streams' own tasks, which write what piled up together, and a stream that
 //! is behind (frames queued, or a write in progress) is never claimed, so a claim never makes
 //! a frame wait.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use tokio::runtime::Handle;
 
@@ -31,11 +35,15 @@ pub(super) struct Claimed {
 
 impl Claimed {
     /// For a send to up to `streams` streams, or `None` if its frames should not be claimed
-    /// from here: a sender outside the runtime (the Redis engine's thread, say) has no writer
-    /// tasks to share many with, and the streams' own tasks write them in parallel instead.
-    pub(super) fn for_send(streams: usize) -> Option<Self> {
+    /// from here: a sender outside any runtime, before a stream was served (`serving` unset),
+    /// has no writer tasks to share many with, and the streams' own tasks write them instead.
+    pub(super) fn for_send(streams: usize, serving: &OnceLock<Handle>) -> Option<Self> {
         let runtime = if streams > WRITTEN_BY_THE_SENDER {
-            Some(Handle::try_current().ok()?)
+            Some(
+                Handle::try_current()
+                    .ok()
+                    .or_else(|| serving.get().cloned())?,
+            )
         } else {
             None
         };
@@ -93,5 +101,68 @@ impl Drop for Claimed {
         for client in self.clients.drain(..) {
             client.state().outbox.give_back_claim();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read as _;
+    use std::time::Duration;
+
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::broker::outbox::Push;
+
+    /// A send made on a thread of no runtime, to more streams than it writes itself, hands
+    /// its claims to writer tasks on the runtime that serves the streams. No stream task runs
+    /// here, so only those writer tasks can have written the frames.
+    #[test]
+    fn a_send_outside_the_runtime_writes_through_the_serving_runtime() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let streams = 3 * WRITTEN_BY_THE_SENDER;
+        let (clients, sockets, readers) = runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let (mut clients, mut sockets, mut readers) = (Vec::new(), Vec::new(), Vec::new());
+            for _ in 0..streams {
+                let reader = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+                reader
+                    .set_read_timeout(Some(Duration::from_secs(5)))
+                    .unwrap();
+                let socket = Arc::new(listener.accept().await.unwrap().0);
+                let client = Client::detached();
+                client.state().outbox.lend_socket(Arc::downgrade(&socket));
+                clients.push(client);
+                sockets.push(socket);
+                readers.push(reader);
+            }
+            (clients, sockets, readers)
+        });
+        let serving = OnceLock::new();
+        assert!(
+            Claimed::for_send(streams, &serving).is_none(),
+            "no runtime to share the writes with"
+        );
+        serving.set(runtime.handle().clone()).unwrap();
+        let mut claimed = Claimed::for_send(streams, &serving).expect("the serving runtime");
+        let frame = Bytes::from_static(b"frame");
+        for client in &clients {
+            let (pushed, _) = client.state().outbox.push_behind(frame.clone(), None, true);
+            assert_eq!(pushed, Push::Claimed);
+            claimed.push(client.clone());
+        }
+        claimed.write(&Arc::new(Counters::default()));
+        for mut reader in readers {
+            let mut got = [0; 5];
+            reader
+                .read_exact(&mut got)
+                .expect("written by a writer task");
+            assert_eq!(&got, b"frame");
+        }
+        drop(sockets);
     }
 }
