@@ -3,7 +3,7 @@
 //!
 //! `pairs` loopback connections. Each round (one send), `writers` threads write one frame to
 //! each socket, the sockets split between them in equal shares, as a server's writers would;
-//! the frame carries the round's start. A tokio runtime of `readers` threads (a current-thread
+//! the frame carries the moment its writer started the round. A tokio runtime of `readers` threads (a current-thread
 //! one for a single reader, as the load generator's default) reads every socket, a task per
 //! socket as the load generator's clients do, and records for each frame the time from its
 //! round's start to its read. Rounds follow each other at the row's interval. What is left is
@@ -20,7 +20,7 @@ use tokio::io::AsyncReadExt as _;
 
 use crate::histogram::Histogram;
 
-/// The frame's first eight bytes: nanoseconds from `base` to its round's start.
+/// The frame's first eight bytes: nanoseconds from `base` to its writer's start of the round.
 const STAMP: usize = 8;
 
 /// What the rounds measured.
@@ -98,7 +98,9 @@ pub fn measure(
                     if let Some(wait) = due.checked_duration_since(Instant::now()) {
                         std::thread::sleep(wait);
                     }
-                    let stamp = u64::try_from(due.duration_since(base).as_nanos()).unwrap_or(0);
+                    // Stamped once awake, as a send's time is taken when it is made: a sleep's
+                    // overshoot is no delivery's latency.
+                    let stamp = u64::try_from(base.elapsed().as_nanos()).unwrap_or(0);
                     frame[..STAMP].copy_from_slice(&stamp.to_le_bytes());
                     for server in chunk.iter_mut() {
                         server.write_all(&frame)?;
