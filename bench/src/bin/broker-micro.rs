@@ -488,15 +488,21 @@ fn floor_table(options: &Options) -> Result<(), String> {
 
 /// The rate sweep's heaviest rows, replayed with nothing but the write and read calls.
 fn latency_floor_table(options: &Options) -> Result<(), String> {
-    // (subscribers, sends per second, rounds): the sweep's rows with most subscribers.
-    const ROWS: [(usize, u32, u64); 3] = [(500, 40, 100), (1000, 20, 60), (5000, 10, 30)];
+    // (subscribers, sends per second, rounds): the sweep's rows with most subscribers, and its
+    // slowest rate, where a send finds every thread asleep.
+    const ROWS: [(usize, u32, u64); 4] = [
+        (100, 10, 50),
+        (500, 40, 100),
+        (1000, 20, 60),
+        (5000, 10, 30),
+    ];
     axum_realtime_bench::fd_limit::raise_fd_limit(2 * 5000 + 64);
     println!();
     println!(
-        "The latency floor of the rate sweep's largest fan-outs: at the row's send rate, one or two threads write a {}-byte frame \
+        "The latency floor of the rate sweep's largest fan-outs and slowest rate: at the row's send rate, one or two threads write a {}-byte frame \
          to each of its loopback TCP connections (TCP_NODELAY; two threads take half each, as the server's writers do), and one \
-         current-thread tokio runtime reads them (a task per socket, as the load generator's clients), timing each frame from \
-         its round's start. No broker, no HTTP, no SSE parsing: what a server without overhead could reach here, its writes \
+         tokio runtime of one or two threads reads them (a task per socket, as the load generator's clients), timing each frame \
+         from the moment its writer started the round. No broker, no HTTP, no SSE parsing: what a server without overhead could reach here, its writes \
          sharing the two cores with a reader like the load generator.",
         options.frame_bytes
     );
