@@ -289,6 +289,53 @@ async fn heartbeats_keep_quiet_streams_alive() {
     );
 }
 
+/// A quiet stream gets one heartbeat per interval, and a message stands in for the next one:
+/// on a paused clock, so the intervals are exact, not timed. A tick finds whether anything
+/// was written since the one before, so the first heartbeat after a write comes one to two
+/// intervals after it.
+#[tokio::test(start_paused = true)]
+async fn a_quiet_stream_gets_one_heartbeat_per_interval() {
+    const EVERY: Duration = Duration::from_secs(1);
+    const SLACK: Duration = Duration::from_millis(5);
+    let rt = Realtime::builder().heartbeat(Some(EVERY)).build();
+    let server = serve(&rt).await;
+    let mut stream = subscribed(&server, &[], r#"["chat"]"#).await;
+    let mut wrote = tokio::time::Instant::now();
+    for round in 0..2 {
+        let mut previous = wrote;
+        for n in 0..4 {
+            assert_eq!(
+                stream.next_block(READ_TIMEOUT).await.as_deref(),
+                Some(":\n\n"),
+                "round {round}, heartbeat {n}"
+            );
+            let gap = tokio::time::Instant::now() - previous;
+            let longest = if n == 0 {
+                2 * EVERY + SLACK
+            } else {
+                EVERY + SLACK
+            };
+            assert!(
+                EVERY <= gap && gap <= longest,
+                "round {round}, heartbeat {n} after {gap:?}"
+            );
+            previous = tokio::time::Instant::now();
+        }
+        // Half an interval on, a message: the next tick finds it written and sends nothing.
+        tokio::time::sleep(EVERY / 2).await;
+        let delivery = rt.send_to("chat", &round, axum_realtime::everyone);
+        assert_eq!(delivery.unwrap().reached, 1);
+        assert!(
+            stream
+                .next_block(READ_TIMEOUT)
+                .await
+                .unwrap()
+                .ends_with(&format!("data:{round}\n\n"))
+        );
+        wrote = tokio::time::Instant::now();
+    }
+}
+
 #[tokio::test]
 async fn idle_and_maximum_lifetimes_end_streams() {
     let rt = Realtime::builder()
