@@ -224,17 +224,9 @@ fn read_waiting(
                 let mut buf = vec![0; 64 * 1024];
                 let mut got = 0;
                 while got < expected {
-                    let read = tokio::time::timeout(Duration::from_secs(10), client.read(&mut buf))
-                        .await
-                        .map_err(|_| {
-                            io::Error::new(io::ErrorKind::TimedOut, "no frame for 10 s")
-                        })??;
-                    if read == 0 {
-                        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed"));
-                    }
-                    got += read as u64;
+                    got += read_frames(&mut client, &mut buf).await? as u64;
                 }
-                Ok(())
+                Ok::<_, io::Error>(())
             }));
         }
         // Each task's first poll registers its socket with epoll before the writer starts.
@@ -246,6 +238,21 @@ fn read_waiting(
         Ok::<_, io::Error>(())
     })?;
     Ok(cpu.elapsed())
+}
+
+/// One read from a reader's socket: what it got, at most 10 s on; an end of stream is an
+/// error, since the writer closes nothing before every frame is read.
+pub(crate) async fn read_frames(
+    client: &mut tokio::net::TcpStream,
+    buf: &mut [u8],
+) -> io::Result<usize> {
+    let read = tokio::time::timeout(Duration::from_secs(10), client.read(buf))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no frame for 10 s"))??;
+    if read == 0 {
+        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed"));
+    }
+    Ok(read)
 }
 
 #[cfg(test)]

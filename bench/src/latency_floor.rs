@@ -16,8 +16,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Barrier, mpsc};
 use std::time::{Duration, Instant};
 
-use tokio::io::AsyncReadExt as _;
-
+use crate::floor::read_frames;
 use crate::histogram::Histogram;
 
 /// The frame's first eight bytes: nanoseconds from `base` to its writer's start of the round.
@@ -156,14 +155,7 @@ fn read_all(
                 let mut pending = Vec::with_capacity(frame_bytes);
                 let mut got = 0;
                 while got < rounds {
-                    let read = tokio::time::timeout(Duration::from_secs(10), client.read(&mut buf))
-                        .await
-                        .map_err(|_| {
-                            io::Error::new(io::ErrorKind::TimedOut, "no frame for 10 s")
-                        })??;
-                    if read == 0 {
-                        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed"));
-                    }
+                    let read = read_frames(&mut client, &mut buf).await?;
                     let now = u64::try_from(base.elapsed().as_nanos()).unwrap_or(u64::MAX);
                     pending.extend_from_slice(&buf[..read]);
                     let whole = pending.len() / frame_bytes * frame_bytes;
@@ -176,7 +168,7 @@ fn read_all(
                     }
                     pending.drain(..whole);
                 }
-                Ok(latencies)
+                Ok::<_, io::Error>(latencies)
             }));
         }
         // Time for each task's first poll to register its socket with epoll before the writers
