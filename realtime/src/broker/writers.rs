@@ -112,7 +112,7 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::broker::outbox::Push;
+    use crate::broker::outbox::{Drain, Push};
 
     /// A send made on a thread of no runtime, to more streams than it writes itself, hands
     /// its claims to writer tasks on the runtime that serves the streams. No stream task runs
@@ -164,5 +164,53 @@ mod tests {
             assert_eq!(&got, b"frame");
         }
         drop(sockets);
+    }
+
+    /// Writer tasks spawned on a runtime that has since shut down never run: the claims go
+    /// back to the streams, whose frames stay queued, and nothing panics.
+    #[test]
+    fn claims_for_a_runtime_that_shut_down_go_back_to_the_streams() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let serving = OnceLock::new();
+        serving.set(runtime.handle().clone()).unwrap();
+        let (clients, _sockets) = runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let (mut clients, mut sockets) = (Vec::new(), Vec::new());
+            for _ in 0..2 * WRITTEN_BY_THE_SENDER {
+                let reader = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+                let socket = Arc::new(listener.accept().await.unwrap().0);
+                let client = Client::detached();
+                client.state().outbox.lend_socket(Arc::downgrade(&socket));
+                clients.push(client);
+                sockets.push((socket, reader));
+            }
+            (clients, sockets)
+        });
+        drop(runtime);
+        let mut claimed = Claimed::for_send(clients.len(), &serving).expect("a stored runtime");
+        for client in &clients {
+            let (pushed, _) =
+                client
+                    .state()
+                    .outbox
+                    .push_behind(Bytes::from_static(b"frame"), None, true);
+            assert_eq!(pushed, Push::Claimed);
+            claimed.push(client.clone());
+        }
+        claimed.write(&Arc::new(Counters::default()));
+        for client in &clients {
+            // No claim is left held: the stream drains its frame.
+            let mut out: [Option<Bytes>; 1] = Default::default();
+            let cx = &mut std::task::Context::from_waker(std::task::Waker::noop());
+            assert_eq!(
+                client.state().outbox.poll_drain(cx, &mut out, || None),
+                Drain::Frames(1)
+            );
+            assert_eq!(out[0].as_deref(), Some(&b"frame"[..]));
+        }
     }
 }
